@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The one error type of the crate.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading traces or comparing them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input file could not be opened.
+    #[error("cannot open {what} `{}`: {source}; check the {flag} path", path.display())]
+    Open {
+        /// What the file is ("guest trace", "qemu log").
+        what: &'static str,
+        /// The command-line option that named it.
+        flag: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Reading an input failed part-way (after `line` complete lines).
+    #[error("read error after line {line}: {source}")]
+    Read {
+        line: u64,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A line that does not have the expected form. Parsing goes on with the
+    /// next line; the caller decides whether this is fatal.
+    #[error("line {line}: expected {expected}, found {found}")]
+    Parse {
+        line: u64,
+        /// What the parser was looking for.
+        expected: &'static str,
+        /// What it found instead: a quoted token or "end of line".
+        found: String,
+    },
+
+    /// A command-line value that does not parse.
+    #[error("invalid {what} `{value}`: {reason}")]
+    InvalidArgument {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    /// No PCIDEV line in the guest trace matches the requested device.
+    #[error("no PCIDEV line in the guest trace matches --device {selector}; {}", describe_pcidevs(.available))]
+    NoDevice {
+        selector: String,
+        /// One description per PCIDEV line of the trace.
+        available: Vec<String>,
+    },
+
+    /// `--sync` was given but the QEMU log does not have the window asked for.
+    #[error(
+        "--window {window} needs at least {} write(s) to sync region '{sync}' in the qemu log, \
+         found {found}; {}",
+        window + 1,
+        describe_windows(*.found, .sync)
+    )]
+    SyncWindow {
+        sync: String,
+        window: usize,
+        found: usize,
+    },
+}
+
+fn describe_pcidevs(available: &[String]) -> String {
+    if available.is_empty() {
+        "the trace has no PCIDEV lines at all: capture it from trace_pipe from the start, \
+         so that the header with the PCIDEV lines is included"
+            .to_string()
+    } else {
+        format!(
+            "the trace has: {}; pass one of these vendor:device ids or bus:dev.fn \
+             addresses to --device",
+            available.join(", ")
+        )
+    }
+}
+
+fn describe_windows(found: usize, sync: &str) -> String {
+    match found {
+        0 => format!(
+            "check that the guest writes to '{sync}' and that the name matches the \
+             region name in the log (or drop --sync)"
+        ),
+        n => format!("choose --window between 0 and {}", n - 1),
+    }
+}
+
+impl Error {
+    /// A parse error, quoting the offending token (shortened if long).
+    pub(crate) fn parse(line: u64, expected: &'static str, found: Option<&[u8]>) -> Self {
+        let found = match found {
+            None => "end of line".to_string(),
+            Some(tok) => {
+                let text = String::from_utf8_lossy(tok);
+                if text.chars().count() > 40 {
+                    let short: String = text.chars().take(40).collect();
+                    format!("`{short}...`")
+                } else {
+                    format!("`{text}`")
+                }
+            }
+        };
+        Error::Parse {
+            line,
+            expected,
+            found,
+        }
+    }
+
+    /// The line number, for errors tied to a line.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            Error::Parse { line, .. } | Error::Read { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}
