@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings for the ci/ scripts. Source it; do not run it.
+#
+# Everything expensive lives in $MMIOTRACE_CACHE, a fixed path outside the
+# clone, so that a second run (or CI in a fresh clone) reuses it:
+#   $CACHE/apt        private apt lists for the one trixie-backports download
+#   $CACHE/bindgen    cargo-installed bindgen-cli
+#   $CACHE/base       git repository: first commit = pristine linux-source-7.3
+#   $CACHE/src        worktree of $CACHE/base with the series applied
+#   $CACHE/build      O= build directory of the test kernel
+#   $CACHE/ccache     ccache directory
+
+set -euo pipefail
+
+CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$CI_DIR/.." && pwd)
+CACHE=${MMIOTRACE_CACHE:-/var/tmp/mmiotrace-cache}
+BINDGEN_VERSION=0.73.2
+BINDGEN_ROOT=$CACHE/bindgen
+BASE_REPO=$CACHE/base
+SRC=$CACHE/src
+BUILD=$CACHE/build
+OUT=${MMIOTRACE_OUT:-$TOP/out}
+JOBS=${JOBS:-$(nproc)}
+
+export PATH=$BINDGEN_ROOT/bin:$PATH
+export CCACHE_DIR=$CACHE/ccache
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+export CCACHE_BASEDIR=$CACHE
+
+# rustup's rustc (no rust-src) may come first on PATH: name Debian's tools.
+MAKEOPTS=(ARCH=x86_64 LLVM=-19 "CC=ccache clang-19"
+	  RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc
+	  RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt
+	  CLIPPY_DRIVER=/usr/bin/clippy-driver
+	  "BINDGEN=$BINDGEN_ROOT/bin/bindgen")
+
+step() { printf '\n==> %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Pinned base: written by ci/base, read by everything else.
+base_pin() { sed -n "s/^$1=//p" "$TOP/patches/BASE"; }
+
+# Results of the checks, one line each ("PASS|FAIL|SKIP name: detail"),
+# appended by every step and summed up by ci/test.
+RESULTS=${MMIOTRACE_RESULTS:-$OUT/results}
+record() {
+	local status=$1; shift
+	mkdir -p "$(dirname "$RESULTS")"
+	printf '%s %s\n' "$status" "$*" >>"$RESULTS"
+	printf '    [%s] %s\n' "$status" "$*"
+}
+
+# Worktree $SRC of the base repository, reset to the pristine base.
+src_reset() {
+	if ! git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
+		rm -rf "$SRC"
+		git -C "$BASE_REPO" worktree prune
+		git -C "$BASE_REPO" worktree add -q -f --detach "$SRC" refs/tags/base
+	fi
+	git -C "$SRC" am --abort >/dev/null 2>&1 || true
+	# Only files that differ from the base are rewritten: their mtimes
+	# change, the rest of the tree (and so the build) stays as it is.
+	git -C "$SRC" checkout -q -f --detach refs/tags/base
+	git -C "$SRC" clean -q -fd
+}
+
+# Write $BUILD/.config from ci/kernel.config, as kunit.py would, but
+# replace the file only if its contents change: a rewritten .config
+# makes Kbuild regenerate its config headers and rebuild all Rust code.
+kernel_config() {
+	local new=$BUILD/.config.new
+	mkdir -p "$BUILD"
+	cp "$CI_DIR/kernel.config" "$new"
+	make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" KCONFIG_CONFIG=.config.new \
+		olddefconfig >/dev/null || return 1
+	if cmp -s <(grep -v '^#' "$new") <(grep -v '^#' "$BUILD/.config" 2>/dev/null); then
+		rm -f "$new"
+	else
+		mv "$new" "$BUILD/.config"
+		info "kernel config changed"
+	fi
+}
+
+kernel_build() {
+	make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" -j"$JOBS" "$@"
+}
