@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::check::{
     Access, AccessKind, Comparison, Counts, DiffKind, Difference, GuestTrace, QemuFilter,
-    QemuTrace, Target, Verdict, Window,
+    QemuTrace, Shape, Target, Verdict, Window,
 };
 
 /// One side of a reported difference.
@@ -45,7 +45,16 @@ pub struct DifferenceReport {
     pub location: String,
     pub addr: String,
     pub guest: Option<SideReport>,
+    /// For a split guest access: the combination of QEMU's pieces, with the
+    /// first piece's line.
     pub qemu: Option<SideReport>,
+    /// QEMU logged the guest access as this many narrower accesses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_pieces: Option<u8>,
+    /// QEMU logged the guest access as the wider `qemu` access: its bytes at
+    /// the guest's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub widened_value: Option<String>,
     #[serde(skip)]
     detail: String,
 }
@@ -54,6 +63,14 @@ impl DifferenceReport {
     fn new(target: &Target, d: &Difference) -> Self {
         let value = |a: Option<Access>| a.map_or_else(String::new, |a| format!("{:#x}", a.value));
         let op = |a: Option<Access>| a.map_or_else(String::new, |a| a.op());
+        let widened = match (d.shape, d.guest, d.qemu) {
+            (Shape::Widened, Some(g), Some(q)) => g.widened_value(&q),
+            _ => None,
+        };
+        let split_pieces = match d.shape {
+            Shape::Split { pieces } => Some(pieces),
+            _ => None,
+        };
         let detail = match (d.guest, d.qemu) {
             (Some(g), Some(q)) if g.kind == AccessKind::Unknown => format!(
                 "UNKNOWN opcode {}, qemu {} {}",
@@ -61,12 +78,33 @@ impl DifferenceReport {
                 q.op(),
                 value(Some(q))
             ),
-            (Some(g), Some(q)) => format!(
-                "{} guest {} qemu {}",
-                g.op(),
-                value(Some(g)),
-                value(Some(q))
-            ),
+            (Some(g), Some(q)) => match (widened, split_pieces) {
+                (Some(part), _) => format!(
+                    "{} guest {} qemu {part:#x} (widened: {} {} at {})",
+                    g.op(),
+                    value(Some(g)),
+                    q.op(),
+                    value(Some(q)),
+                    target.describe(q.addr)
+                ),
+                (None, Some(pieces)) => format!(
+                    "{} guest {} qemu {} (split into {pieces} {})",
+                    g.op(),
+                    value(Some(g)),
+                    value(Some(q)),
+                    Access {
+                        width: g.width / pieces.max(1),
+                        ..g
+                    }
+                    .op()
+                ),
+                (None, None) => format!(
+                    "{} guest {} qemu {}",
+                    g.op(),
+                    value(Some(g)),
+                    value(Some(q))
+                ),
+            },
             (Some(g), None) if g.kind == AccessKind::Unknown => {
                 format!("UNKNOWN opcode {}", g.opcode())
             }
@@ -79,6 +117,8 @@ impl DifferenceReport {
             addr: format!("{:#x}", d.addr()),
             guest: d.guest.as_ref().map(SideReport::new),
             qemu: d.qemu.as_ref().map(SideReport::new),
+            split_pieces,
+            widened_value: widened.map(|v| format!("{v:#x}")),
             detail,
         }
     }
@@ -172,6 +212,26 @@ impl Report {
                 ));
             }
         }
+        if counts.split > 0 || counts.widened > 0 {
+            let mut how = Vec::new();
+            if counts.split > 0 {
+                how.push(format!(
+                    "{} as several narrower accesses (split to the device model's \
+                     maximum access size)",
+                    counts.split
+                ));
+            }
+            if counts.widened > 0 {
+                how.push(format!(
+                    "{} as one wider access (widened to its minimum access size)",
+                    counts.widened
+                ));
+            }
+            notes.push(format!(
+                "of the matched guest accesses, QEMU logged {}; each counts as one match",
+                how.join(" and ")
+            ));
+        }
         if counts.guest == 0 && counts.qemu == 0 {
             notes.push("nothing was compared, which is not a pass".to_string());
         }
@@ -199,6 +259,20 @@ impl Report {
     /// The one-line verdict.
     pub fn verdict_line(&self) -> String {
         let c = &self.counts;
+        // Split and widened matches only show where there are any, so that
+        // the line of a device without them stays as it was.
+        let mut adjusted = Vec::new();
+        if c.split > 0 {
+            adjusted.push(format!("split {}", c.split));
+        }
+        if c.widened > 0 {
+            adjusted.push(format!("widened {}", c.widened));
+        }
+        let matched = if adjusted.is_empty() {
+            c.matched.to_string()
+        } else {
+            format!("{} ({})", c.matched, adjusted.join(", "))
+        };
         format!(
             "{} {}: guest {}, qemu {} | matched {}, mismatched {}, missing {}, extra {}, \
              unknown {}, expected-extra {} | {}",
@@ -206,7 +280,7 @@ impl Report {
             self.device,
             c.guest,
             c.qemu,
-            c.matched,
+            matched,
             c.mismatched,
             c.missing,
             c.extra,
@@ -400,6 +474,93 @@ mod tests {
         assert_eq!(json["differences"][0]["guest"]["direction"], "unknown");
         assert_eq!(json["differences"][0]["guest"]["opcode"], "89,50,00");
         assert_eq!(json["differences"][0]["guest"].get("value"), None);
+    }
+
+    #[test]
+    fn split_and_widened_accesses() {
+        // QEMU splits the 4-byte read at 0x4 into bytes (one wrong) and the
+        // one at 0xc too (right), and widens the 1-byte read at 0x21 to a
+        // 4-byte read at 0x20 (wrong byte) and the one at 0x31 (right).
+        let read = |line, off, width, value| Access {
+            width,
+            ..access(line, AccessKind::Read, off, value)
+        };
+        let g = vec![
+            read(1, 4, 4, 0x800),
+            read(2, 0xc, 4, 1),
+            read(3, 0x21, 1, 0x12),
+            read(4, 0x31, 1, 0x34),
+        ];
+        let q = vec![
+            read(10, 4, 1, 0),
+            read(11, 5, 1, 9),
+            read(12, 6, 1, 0),
+            read(13, 7, 1, 0),
+            read(14, 0xc, 1, 1),
+            read(15, 0xd, 1, 0),
+            read(16, 0xe, 1, 0),
+            read(17, 0xf, 1, 0),
+            read(18, 0x20, 4, 0xabcd_13ef),
+            read(19, 0x30, 4, 0x3400),
+        ];
+        let c = compare(&target(), &g, &q, &CompareOptions::default());
+        let regions = ["pci-testdev-mmio".to_string()];
+        let report = Report::new(
+            "t",
+            &target(),
+            &GuestTrace::default(),
+            &QemuTrace::default(),
+            &filter(&regions),
+            &c,
+            20,
+        );
+        let mut text = Vec::new();
+        report.write_text(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "t 8086:100e: guest 4, qemu 10 | matched 2 (split 1, widened 1), mismatched 2, \
+             missing 0, extra 0, unknown 0, expected-extra 0 | FAIL"
+        );
+        lines.next();
+        let split = lines.next().unwrap();
+        assert!(split.starts_with("  mismatched guest:1 "), "{split}");
+        assert!(split.contains("qemu:10 "), "{split}");
+        assert!(
+            split.ends_with("bar0+0x4       R4 guest 0x800 qemu 0x900 (split into 4 R1)"),
+            "{split}"
+        );
+        let widened = lines.next().unwrap();
+        assert!(widened.contains("guest:3 "), "{widened}");
+        assert!(widened.contains("qemu:18 "), "{widened}");
+        assert!(
+            widened.ends_with(
+                "bar0+0x21      R1 guest 0x12 qemu 0x13 (widened: R4 0xabcd13ef at bar0+0x20)"
+            ),
+            "{widened}"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "note: of the matched guest accesses, QEMU logged 1 as several narrower accesses \
+             (split to the device model's maximum access size) and 1 as one wider access \
+             (widened to its minimum access size); each counts as one match"
+        );
+        assert_eq!(lines.next(), None);
+
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["matched"], 2);
+        assert_eq!(json["split"], 1);
+        assert_eq!(json["widened"], 1);
+        let d = &json["differences"];
+        assert_eq!(d[0]["split_pieces"], 4);
+        assert_eq!(d[0]["qemu"]["value"], "0x900");
+        assert_eq!(d[0]["qemu"]["width"], 4);
+        assert_eq!(d[0]["qemu"]["line"], 10);
+        assert_eq!(d[0].get("widened_value"), None);
+        assert_eq!(d[1]["widened_value"], "0x13");
+        assert_eq!(d[1]["qemu"]["value"], "0xabcd13ef");
+        assert_eq!(d[1].get("split_pieces"), None);
     }
 
     #[test]

@@ -408,3 +408,113 @@ fn comparing_nothing_fails() {
         .stdout(predicate::str::contains("nothing was compared"))
         .stdout(predicate::str::contains("regions in the log: 'e1000-mmio'"));
 }
+
+// pci-testdev: its MMIO region implements 1-byte accesses only, so QEMU logs
+// the driver's 4-byte reads and writes as four 1-byte accesses each.
+
+const TESTDEV_PASS: &str = "pci-testdev 1b36:0005: guest 10, qemu 28 | matched 10 (split 6), \
+                            mismatched 0, missing 0, extra 0, unknown 0, expected-extra 0 | PASS\n\
+                            note: of the matched guest accesses, QEMU logged 6 as several \
+                            narrower accesses (split to the device model's maximum access \
+                            size); each counts as one match\n";
+
+fn testdev_guest() -> PathBuf {
+    fixture("pci-testdev-guest.txt")
+}
+
+fn testdev_qemu() -> PathBuf {
+    fixture("pci-testdev-qemu.log")
+}
+
+fn testdev_check(trace: &Path, log: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("mmiotrace").unwrap();
+    cmd.arg("check")
+        .arg("--trace")
+        .arg(trace)
+        .arg("--qemu-log")
+        .arg(log)
+        .args(["--device", "1b36:0005", "--region", "pci-testdev-mmio"])
+        .args(["--sync", "isa-debugcon", "--name", "pci-testdev"]);
+    cmd
+}
+
+#[test]
+fn split_accesses_of_pci_testdev_pass() {
+    testdev_check(&testdev_guest(), &testdev_qemu())
+        .assert()
+        .code(0)
+        .stdout(predicate::eq(TESTDEV_PASS))
+        .stderr(predicate::str::is_empty());
+    let out = testdev_check(&testdev_guest(), &testdev_qemu())
+        .arg("--json")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    for (key, n) in [
+        ("guest", 10),
+        ("qemu", 28),
+        ("matched", 10),
+        ("split", 6),
+        ("widened", 0),
+        ("mismatched", 0),
+        ("missing", 0),
+        ("extra", 0),
+    ] {
+        assert_eq!(v[key], n, "{key}");
+    }
+    // The window excludes the firmware's read before the first sync write
+    // and the reset after the second.
+    assert_eq!(v["window"]["after_line"], 3);
+    assert_eq!(v["window"]["before_line"], 34);
+}
+
+#[test]
+fn wrong_piece_of_a_split_read_is_one_mismatch() {
+    let dir = TempDir::new().unwrap();
+    let mut lines = read(&testdev_qemu());
+    let at = find(
+        &lines,
+        "4242@",
+        "ops_read cpu 0 mr 0x55d5c6e40010 addr 0xfe001005 ",
+    );
+    assert!(lines[at].contains("value 0x8 size 1"), "{}", lines[at]);
+    lines[at] = lines[at].replace("value 0x8 ", "value 0x9 ");
+    let log = write(&dir, "qemu.log", &lines);
+    testdev_check(&testdev_guest(), &log)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with(
+            "pci-testdev 1b36:0005: guest 10, qemu 28 | matched 9 (split 5), mismatched 1, \
+             missing 0, extra 0, unknown 0, expected-extra 0 | FAIL\n",
+        ))
+        .stdout(
+            // The guest's line and the line of the first piece.
+            predicate::str::is_match(
+                r"mismatched +guest:8 +qemu:5 +bar0\+0x4 +R4 guest 0x800 qemu 0x900 \(split into 4 R1\)",
+            )
+            .unwrap(),
+        );
+}
+
+#[test]
+fn split_write_with_a_missing_piece_is_no_match() {
+    let dir = TempDir::new().unwrap();
+    let mut lines = read(&testdev_qemu());
+    lines.remove(find(
+        &lines,
+        "4242@",
+        "ops_write cpu 0 mr 0x55d5c6e40010 addr 0xfe001006 ",
+    ));
+    let log = write(&dir, "qemu.log", &lines);
+    testdev_check(&testdev_guest(), &log)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "guest 10, qemu 27 | matched 9 (split 5), mismatched 0, missing 3, extra 1, ",
+        ))
+        .stdout(predicate::str::is_match(r"extra +guest:13 +qemu:- +bar0\+0x4 +W4 0x800").unwrap())
+        .stdout(predicate::str::is_match(r"missing +guest:- +qemu:20 +bar0\+0x4 +W1 0x0").unwrap());
+}
