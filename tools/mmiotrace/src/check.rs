@@ -306,6 +306,24 @@ pub fn read_guest<R: BufRead>(
     Ok(out)
 }
 
+/// The error for a `selector` that matches none of `pcidevs`: it lists them.
+pub(crate) fn no_device(selector: &DeviceSelector, pcidevs: &[(u64, PciDev)]) -> Error {
+    Error::NoDevice {
+        selector: selector.to_string(),
+        available: pcidevs
+            .iter()
+            .map(|(line, dev)| {
+                format!(
+                    "{} {} ({}, line {line})",
+                    dev.ids(),
+                    dev.bdf(),
+                    dev.driver.as_deref().unwrap_or("no driver"),
+                )
+            })
+            .collect(),
+    }
+}
+
 /// A memory BAR of a selected device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bar {
@@ -336,41 +354,30 @@ pub struct Target {
 impl Target {
     /// The devices among `pcidevs` that `selector` matches.
     pub fn select(pcidevs: &[(u64, PciDev)], selector: &DeviceSelector) -> Result<Self, Error> {
-        let devices: Vec<(u64, PciDev)> = pcidevs
-            .iter()
-            .filter(|(_, dev)| selector.matches(dev))
-            .cloned()
-            .collect();
-        if devices.is_empty() {
-            return Err(Error::NoDevice {
-                selector: selector.to_string(),
-                available: pcidevs
-                    .iter()
-                    .map(|(line, dev)| {
-                        format!(
-                            "{} {} ({}, line {line})",
-                            dev.ids(),
-                            dev.bdf(),
-                            dev.driver.as_deref().unwrap_or("no driver"),
-                        )
-                    })
-                    .collect(),
-            });
+        let mut target = Target::default();
+        for (line, dev) in pcidevs.iter().filter(|(_, dev)| selector.matches(dev)) {
+            target.push(*line, dev.clone());
         }
-        let mut bars = Vec::new();
-        for (device, (_, dev)) in devices.iter().enumerate() {
-            for (index, res) in dev.resources.iter().enumerate() {
-                if dev.is_memory(index) {
-                    bars.push(Bar {
-                        device,
-                        index: index as u8,
-                        start: res.start(),
-                        size: res.size,
-                    });
-                }
+        if target.devices.is_empty() {
+            return Err(no_device(selector, pcidevs));
+        }
+        Ok(target)
+    }
+
+    /// Adds a device (the PCIDEV line at `line`) and its memory BARs.
+    pub fn push(&mut self, line: u64, dev: PciDev) {
+        let device = self.devices.len();
+        for (index, res) in dev.resources.iter().enumerate() {
+            if dev.is_memory(index) {
+                self.bars.push(Bar {
+                    device,
+                    index: index as u8,
+                    start: res.start(),
+                    size: res.size,
+                });
             }
         }
-        Ok(Target { devices, bars })
+        self.devices.push((line, dev));
     }
 
     /// The BAR containing `addr`, if any.

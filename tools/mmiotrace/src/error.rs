@@ -39,6 +39,13 @@ pub enum Error {
         found: String,
     },
 
+    /// Writing the output failed.
+    #[error("cannot write the output: {source}")]
+    Write {
+        #[source]
+        source: io::Error,
+    },
+
     /// A command-line value that does not parse.
     #[error("invalid {what} `{value}`: {reason}")]
     InvalidArgument {

@@ -1,20 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Linux mmiotrace traces: a model of the text format, streaming parsers for
-//! it and for QEMU's MMIO trace log, and the "oracle" comparison of the two
-//! (what `mmiotrace check` runs).
+//! it and for QEMU's MMIO trace log, the "oracle" comparison of the two
+//! (what `mmiotrace check` runs), and the readable, statistical and JSON
+//! views of a trace (`mmiotrace print`, `stats` and `export`).
 //!
 //! - [`trace`]: the mmiotrace text format ("VERSION 20070824");
 //! - [`qemu`]: QEMU's `memory_region_ops_read/write` trace log;
 //! - [`check`]: selecting a device, aligning guest and QEMU accesses;
 //! - [`report`]: the text and JSON report of a check;
-//! - [`diff`]: the sequence alignment (Myers' O(ND) LCS) it uses.
+//! - [`diff`]: the sequence alignment (Myers' O(ND) LCS) it uses;
+//! - [`stream`]: walking a trace record by record with its devices and
+//!   live mappings;
+//! - [`print`](mod@print), [`stats`], [`export`]: the one-line-per-record text, the
+//!   per-device and per-register counts, and the JSON Lines of a trace.
 
 pub mod check;
 pub mod diff;
 mod error;
+pub mod export;
 mod lex;
+pub mod print;
 pub mod qemu;
 pub mod report;
+pub mod stats;
+pub mod stream;
 pub mod trace;
 
 pub use error::Error;

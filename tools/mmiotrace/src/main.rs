@@ -13,7 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use mmiotrace::check::{
     self, CompareOptions, DeviceSelector, ExpectExtra, QemuFilter, Target, Verdict,
 };
+use mmiotrace::export::Exporter;
+use mmiotrace::print::Printer;
 use mmiotrace::report::Report;
+use mmiotrace::stats::Stats;
+use mmiotrace::stream::{self, Sink};
 use mmiotrace::Error;
 
 #[derive(Parser)]
@@ -37,6 +41,80 @@ enum Command {
     /// expected-extra. Exit status: 0 on PASS, 1 on FAIL, 2 on usage or input
     /// errors.
     Check(CheckArgs),
+
+    /// Print a trace as one readable line per record
+    ///
+    /// Accesses inside a memory BAR of a PCIDEV line show as BAR offsets
+    /// (bar0+0x0008), others as physical addresses; UNMAP lines show the
+    /// range their MAP line mapped. Malformed lines are reported on stderr
+    /// and skipped. Exit status: 0 on success, 2 on usage or input errors.
+    Print(PrintArgs),
+
+    /// Count accesses per device and register, and the totals of a trace
+    ///
+    /// Reads, writes and UNKNOWN accesses with their first and last time
+    /// stamps, per device (accesses inside its memory BARs) or else per
+    /// mapping, and per register (BAR offset and width); then lines,
+    /// records per kind, malformed lines, lost events, duration and
+    /// accesses per second. Exit status: 0 on success, 2 on usage or input
+    /// errors.
+    Stats(StatsArgs),
+
+    /// Write every record as one JSON object per line (JSON Lines)
+    ///
+    /// Each object has the record's line and kind (version, pcidev, map,
+    /// unmap, read, write, unknown, mark, lost) and its fields; accesses
+    /// also their BAR offset and device. Exit status: 0 on success, 2 on
+    /// usage or input errors.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct PrintArgs {
+    /// Only the records of this device, as vendor:device (8086:100e) or
+    /// bus:dev.fn (00:03.0): its PCIDEV lines, the MAP and UNMAP lines of
+    /// ranges that overlap its memory BARs and the accesses inside them
+    /// (and the VERSION and MARK lines).
+    #[arg(long, value_name = "ID")]
+    device: Option<DeviceSelector>,
+
+    /// Stop at the first malformed line instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+
+    /// The mmiotrace text trace ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Args)]
+struct StatsArgs {
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+
+    /// Stop at the first malformed line instead of counting and skipping it.
+    #[arg(long)]
+    strict: bool,
+
+    /// The mmiotrace text trace ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Write JSON Lines (the only format so far, so required).
+    #[arg(long, required = true)]
+    json: bool,
+
+    /// Stop at the first malformed line instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+
+    /// The mmiotrace text trace ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -102,6 +180,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check_command(&args),
+        Command::Print(args) => print_command(&args),
+        Command::Stats(args) => stats_command(&args),
+        Command::Export(args) => export_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -252,4 +333,69 @@ fn check_command(args: &CheckArgs) -> Result<ExitCode, String> {
         Verdict::Pass => ExitCode::SUCCESS,
         Verdict::Fail => ExitCode::FAILURE,
     })
+}
+
+/// Feeds the trace `file` to `sink`, handling malformed lines as `strict`
+/// says. A reader of standard output that went away ends reading quietly.
+fn read_trace(file: &Path, strict: bool, sink: &mut dyn Sink) -> Result<(), String> {
+    let input = open(file, "trace", "FILE").map_err(|e| e.to_string())?;
+    let mut malformed = Malformed::new(format!("trace `{}`", file.display()), strict);
+    let result = stream::run(input, sink, &mut |e| malformed.handle(e));
+    malformed.finish();
+    match result {
+        Ok(()) => Ok(()),
+        Err(Error::Write { source }) if source.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e @ Error::Write { .. }) => Err(e.to_string()),
+        Err(e) => Err(malformed.context(&e)),
+    }
+}
+
+/// Flushes standard output; a reader that went away is no error.
+fn flush(out: &mut dyn Write) -> Result<(), String> {
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn print_command(args: &PrintArgs) -> Result<ExitCode, String> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut printer = Printer::new(&mut out, args.device);
+    let result = read_trace(&args.file, args.strict, &mut printer);
+    // What was printed before an error stays printed.
+    flush(&mut out)?;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn stats_command(args: &StatsArgs) -> Result<ExitCode, String> {
+    let mut stats = Stats::new();
+    read_trace(&args.file, args.strict, &mut stats)?;
+    let report = stats.report();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        report.write_text(&mut out)
+    };
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            return Err(format!("cannot write the output: {e}"))
+        }
+        _ => flush(&mut out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_command(args: &ExportArgs) -> Result<ExitCode, String> {
+    // --json is required: JSON Lines is the only format.
+    debug_assert!(args.json);
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut exporter = Exporter::new(&mut out);
+    let result = read_trace(&args.file, args.strict, &mut exporter);
+    flush(&mut out)?;
+    result.map(|()| ExitCode::SUCCESS)
 }

@@ -23,6 +23,8 @@
 use std::fmt;
 use std::io::BufRead;
 
+use serde::{Serialize, Serializer};
+
 use crate::lex::{self, Fields};
 use crate::Error;
 
@@ -35,6 +37,38 @@ pub struct Timestamp {
     pub secs: u64,
     /// Microseconds, below 1 000 000.
     pub usecs: u32,
+}
+
+impl Timestamp {
+    /// The time in microseconds (saturating).
+    pub fn as_micros(&self) -> u64 {
+        self.secs
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(self.usecs))
+    }
+
+    /// The time of `micros` microseconds.
+    pub fn from_micros(micros: u64) -> Self {
+        Timestamp {
+            secs: micros / 1_000_000,
+            usecs: (micros % 1_000_000) as u32,
+        }
+    }
+
+    /// The time in seconds. One division of the exact number of
+    /// microseconds, so the nearest `f64` to `secs.usecs`: printed as the
+    /// shortest decimal that reads back the same (as `serde_json` does), it
+    /// is the trace's time stamp for any time below 2^53 us (285 years).
+    pub fn as_secs_f64(&self) -> f64 {
+        self.as_micros() as f64 / 1e6
+    }
+}
+
+/// A JSON number of seconds: `70.162001`.
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.as_secs_f64())
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -454,6 +488,22 @@ mod tests {
             } => (line, expected, found),
             other => panic!("not a parse error: {other}"),
         }
+    }
+
+    #[test]
+    fn timestamps_in_seconds() {
+        let t = ts(70, 162_001);
+        assert_eq!(t.as_micros(), 70_162_001);
+        assert_eq!(Timestamp::from_micros(70_162_001), t);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "70.162001");
+        assert_eq!(serde_json::to_string(&ts(12, 500_000)).unwrap(), "12.5");
+        assert_eq!(serde_json::to_string(&ts(0, 1)).unwrap(), "1e-6");
+        // Every microsecond of a long uptime reads back as written.
+        for usecs in (0..1_000_000).step_by(7) {
+            let t = ts(123_456, usecs);
+            assert_eq!(format!("{:.6}", t.as_secs_f64()), t.to_string());
+        }
+        assert_eq!(ts(u64::MAX, 999_999).as_micros(), u64::MAX);
     }
 
     #[test]
