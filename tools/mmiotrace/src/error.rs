@@ -62,6 +62,14 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// A register database that does not parse.
+    #[error("register database `{}`: line {line}: {message}", path.display())]
+    RegDb {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
     /// `--sync` was given but the QEMU log does not have the window asked for.
     #[error(
         "--window {window} needs at least {} write(s) to sync region '{sync}' in the qemu log, \

@@ -12,8 +12,13 @@
 //! - [`stream`]: walking a trace record by record with its devices and
 //!   live mappings;
 //! - [`print`](mod@print), [`stats`], [`export`]: the one-line-per-record text, the
-//!   per-device and per-register counts, and the JSON Lines of a trace.
+//!   per-device and per-register counts, and the JSON Lines of a trace;
+//! - [`regdb`]: register databases (a native text format and envytools'
+//!   rnndb XML), [`annotate`]: `print` with register names and bit fields;
+//! - [`tracediff`]: two traces compared register by register between MARKs
+//!   (`mmiotrace diff`).
 
+pub mod annotate;
 pub mod check;
 pub mod diff;
 mod error;
@@ -21,9 +26,11 @@ pub mod export;
 mod lex;
 pub mod print;
 pub mod qemu;
+pub mod regdb;
 pub mod report;
 pub mod stats;
 pub mod stream;
 pub mod trace;
+pub mod tracediff;
 
 pub use error::Error;

@@ -15,9 +15,11 @@ use mmiotrace::check::{
 };
 use mmiotrace::export::Exporter;
 use mmiotrace::print::Printer;
+use mmiotrace::regdb::{self, DomainMap, RegDb};
 use mmiotrace::report::Report;
 use mmiotrace::stats::Stats;
 use mmiotrace::stream::{self, Sink};
+use mmiotrace::tracediff::{self, Collector, Names};
 use mmiotrace::Error;
 
 #[derive(Parser)]
@@ -67,6 +69,92 @@ enum Command {
     /// also their BAR offset and device. Exit status: 0 on success, 2 on
     /// usage or input errors.
     Export(ExportArgs),
+
+    /// Print a trace like `print`, with register names and bit fields
+    ///
+    /// Accesses inside a memory BAR of a device that has a register
+    /// database show the register (NAME, NAME[i] for arrays, ? if unknown),
+    /// the value and its bit fields that are not zero. Databases: the
+    /// `*.regs` files of --regdb-dir and the --db files. Exit status: 0 on
+    /// success, 2 on usage or input errors.
+    Annotate(AnnotateArgs),
+
+    /// Compare two traces register by register, segment by segment
+    ///
+    /// The traces are cut at their MARK lines; segment i of A is compared
+    /// with segment i of B. For each register (device and BAR offset, or
+    /// physical address) that differs: reads and writes in A and B and the
+    /// first access where they part. Exit status: 0 if the traces are the
+    /// same, 1 if they differ, 2 on usage or input errors.
+    Diff(DiffArgs),
+}
+
+/// Where register databases come from.
+#[derive(Args)]
+struct RegDbArgs {
+    /// A register database: a `.regs` file, or rnndb XML (`.xml`, needs
+    /// --device and, if it has several domains, --domain). Repeatable;
+    /// used before those of --regdb-dir.
+    #[arg(long = "db", value_name = "FILE")]
+    dbs: Vec<PathBuf>,
+
+    /// Directory whose `*.regs` files are loaded [default: $MMIOTRACE_REGDB,
+    /// or the regdb/ directory shipped with the source].
+    #[arg(long, value_name = "DIR")]
+    regdb_dir: Option<PathBuf>,
+
+    /// The rnndb <domain> of the --db XML files.
+    #[arg(long, value_name = "NAME")]
+    domain: Option<String>,
+
+    /// The BAR the rnndb domain describes.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=5))]
+    bar: u8,
+}
+
+#[derive(Args)]
+struct AnnotateArgs {
+    #[command(flatten)]
+    regdb: RegDbArgs,
+
+    /// Only the records of this device, as for `print`; also the device an
+    /// rnndb --db file describes.
+    #[arg(long, value_name = "ID")]
+    device: Option<DeviceSelector>,
+
+    /// Stop at the first malformed line instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+
+    /// The mmiotrace text trace ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    #[command(flatten)]
+    regdb: RegDbArgs,
+
+    /// The device an rnndb --db file describes.
+    #[arg(long, value_name = "ID")]
+    device: Option<DeviceSelector>,
+
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    json: bool,
+
+    /// Stop at the first malformed line instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+
+    /// The first trace ("-" for standard input).
+    #[arg(value_name = "A")]
+    a: PathBuf,
+
+    /// The second trace.
+    #[arg(value_name = "B")]
+    b: PathBuf,
 }
 
 #[derive(Args)]
@@ -183,6 +271,8 @@ fn main() -> ExitCode {
         Command::Print(args) => print_command(&args),
         Command::Stats(args) => stats_command(&args),
         Command::Export(args) => export_command(&args),
+        Command::Annotate(args) => annotate_command(&args),
+        Command::Diff(args) => diff_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -398,4 +488,90 @@ fn export_command(args: &ExportArgs) -> Result<ExitCode, String> {
     let result = read_trace(&args.file, args.strict, &mut exporter);
     flush(&mut out)?;
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The register databases of `args`; rnndb files describe `device`.
+fn load_regdb(args: &RegDbArgs, device: Option<DeviceSelector>) -> Result<RegDb, String> {
+    let mut db = RegDb::default();
+    for path in &args.dbs {
+        let text = regdb::read(path, "--db").map_err(|e| e.to_string())?;
+        let device_db = if path.extension().is_some_and(|e| e == "xml") {
+            let device = device.ok_or_else(|| {
+                format!(
+                    "`{}` is rnndb XML: give --device VENDOR:DEVICE (and --domain NAME, \
+                     --bar N) to say which device and BAR it describes",
+                    path.display()
+                )
+            })?;
+            let map = DomainMap {
+                domain: args.domain.as_deref(),
+                device,
+                bar: args.bar,
+            };
+            let (device_db, warnings) =
+                regdb::parse_rnndb(&text, path, map).map_err(|e| e.to_string())?;
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            device_db
+        } else {
+            regdb::parse_native(&text, path).map_err(|e| e.to_string())?
+        };
+        db.devices.push(device_db);
+    }
+    let dir = match (&args.regdb_dir, std::env::var_os("MMIOTRACE_REGDB")) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(dir)) => Some(PathBuf::from(dir)),
+        (None, None) => {
+            // The source's own databases, if the binary runs where it was built.
+            let shipped = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../regdb"));
+            shipped.is_dir().then(|| shipped.to_path_buf())
+        }
+    };
+    if let Some(dir) = dir {
+        db.load_dir(&dir).map_err(|e| e.to_string())?;
+    }
+    Ok(db)
+}
+
+fn annotate_command(args: &AnnotateArgs) -> Result<ExitCode, String> {
+    let db = load_regdb(&args.regdb, args.device)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut printer = Printer::new(&mut out, args.device).with_regdb(db);
+    let result = read_trace(&args.file, args.strict, &mut printer);
+    flush(&mut out)?;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn diff_command(args: &DiffArgs) -> Result<ExitCode, String> {
+    if args.a == Path::new("-") && args.b == Path::new("-") {
+        return Err(
+            "A and B cannot both be `-` (standard input); give at least one as a file".into(),
+        );
+    }
+    let db = load_regdb(&args.regdb, args.device)?;
+    let mut a = Collector::new(Some(&db));
+    read_trace(&args.a, args.strict, &mut a)?;
+    let mut b = Collector::new(Some(&db));
+    read_trace(&args.b, args.strict, &mut b)?;
+    let report = tracediff::compare(&a.segments, &b.segments, &Names([&a.names, &b.names]));
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        report.write_text(&mut out)
+    };
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            return Err(format!("cannot write the output: {e}"))
+        }
+        _ => flush(&mut out)?,
+    }
+    Ok(if report.same {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

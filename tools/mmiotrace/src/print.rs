@@ -20,7 +20,9 @@
 
 use std::io::Write;
 
+use crate::annotate;
 use crate::check::{self, DeviceSelector, Place};
+use crate::regdb::RegDb;
 use crate::stream::{Context, Sink, Tracker};
 use crate::trace::{Entry, PciDev, Record, Timestamp};
 use crate::Error;
@@ -31,6 +33,8 @@ pub struct Printer<W> {
     device: Option<DeviceSelector>,
     /// Whether `device` has been checked against the PCIDEV lines.
     checked: bool,
+    /// `annotate`: register names and bit fields from these databases.
+    regdb: Option<RegDb>,
 }
 
 impl<W: Write> Printer<W> {
@@ -42,7 +46,14 @@ impl<W: Write> Printer<W> {
             out,
             device,
             checked: false,
+            regdb: None,
         }
+    }
+
+    /// Shows accesses as `annotate` does, with the registers of `regdb`.
+    pub fn with_regdb(mut self, regdb: RegDb) -> Self {
+        self.regdb = Some(regdb);
+        self
     }
 
     /// The selected device must have a PCIDEV line.
@@ -84,7 +95,10 @@ impl<W: Write> Sink for Printer<W> {
                 return Ok(());
             }
         }
-        let line = format_record(entry, context, tracker);
+        let line = match &self.regdb {
+            Some(db) => annotate::format_record(db, entry, context, tracker),
+            None => format_record(entry, context, tracker),
+        };
         writeln!(self.out, "{line}").map_err(|source| Error::Write { source })
     }
 
