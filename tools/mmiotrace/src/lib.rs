@@ -16,7 +16,9 @@
 //! - [`regdb`]: register databases (a native text format and envytools'
 //!   rnndb XML), [`annotate`]: `print` with register names and bit fields;
 //! - [`tracediff`]: two traces compared register by register between MARKs
-//!   (`mmiotrace diff`).
+//!   (`mmiotrace diff`);
+//! - [`plot`]: an SVG timeline (heat map) of the register accesses
+//!   (`mmiotrace plot`).
 
 pub mod annotate;
 pub mod check;
@@ -24,6 +26,7 @@ pub mod diff;
 mod error;
 pub mod export;
 mod lex;
+pub mod plot;
 pub mod print;
 pub mod qemu;
 pub mod regdb;

@@ -14,6 +14,7 @@ use mmiotrace::check::{
     self, CompareOptions, DeviceSelector, ExpectExtra, QemuFilter, Target, Verdict,
 };
 use mmiotrace::export::Exporter;
+use mmiotrace::plot::{self, Plotter, XAxis};
 use mmiotrace::print::Printer;
 use mmiotrace::regdb::{self, DomainMap, RegDb};
 use mmiotrace::report::Report;
@@ -87,6 +88,17 @@ enum Command {
     /// first access where they part. Exit status: 0 if the traces are the
     /// same, 1 if they differ, 2 on usage or input errors.
     Diff(DiffArgs),
+
+    /// Draw the register accesses of a trace as an SVG timeline (heat map)
+    ///
+    /// One row per register (device, BAR and offset, named from the
+    /// register databases as for `annotate`), time (or with --by-index the
+    /// access's number) across; reads and writes in two colours, darker
+    /// for more accesses per column; MARK lines as vertical lines, mappings
+    /// from MAP to UNMAP as shaded spans. The trace is read once: long
+    /// traces are binned into at most --width columns. Exit status: 0 on
+    /// success, 2 on usage or input errors.
+    Plot(PlotArgs),
 }
 
 /// Where register databases come from.
@@ -155,6 +167,40 @@ struct DiffArgs {
     /// The second trace.
     #[arg(value_name = "B")]
     b: PathBuf,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    #[command(flatten)]
+    regdb: RegDbArgs,
+
+    /// Only the accesses (and mappings) of this device, as for `print`;
+    /// also the device an rnndb --db file describes.
+    #[arg(long, value_name = "ID")]
+    device: Option<DeviceSelector>,
+
+    /// x axis: the number of the access instead of its time stamp (for
+    /// traces whose accesses cluster in time).
+    #[arg(long)]
+    by_index: bool,
+
+    /// Width of the plot area in columns (pixels); more accesses than
+    /// columns share columns.
+    #[arg(long, value_name = "COLUMNS", default_value_t = plot::DEFAULT_COLUMNS as u16,
+          value_parser = clap::value_parser!(u16).range(plot::MIN_COLUMNS as i64..=plot::MAX_COLUMNS as i64))]
+    width: u16,
+
+    /// Write the SVG to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Stop at the first malformed line instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+
+    /// The mmiotrace text trace ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -273,6 +319,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export_command(&args),
         Command::Annotate(args) => annotate_command(&args),
         Command::Diff(args) => diff_command(&args),
+        Command::Plot(args) => plot_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -574,4 +621,42 @@ fn diff_command(args: &DiffArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn plot_command(args: &PlotArgs) -> Result<ExitCode, String> {
+    let db = load_regdb(&args.regdb, args.device)?;
+    let axis = if args.by_index {
+        XAxis::Index
+    } else {
+        XAxis::Time
+    };
+    let mut plotter = Plotter::new(args.device, db, axis, usize::from(args.width));
+    read_trace(&args.file, args.strict, &mut plotter)?;
+    let title = args.file.display().to_string();
+    match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|source| {
+                Error::Open {
+                    what: "output",
+                    flag: "-o",
+                    path: path.clone(),
+                    source,
+                }
+                .to_string()
+            })?;
+            plotter
+                .write_svg(BufWriter::new(file), &title)
+                .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        }
+        None => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            match plotter.write_svg(&mut out, &title) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                    return Err(format!("cannot write the output: {e}"))
+                }
+                _ => flush(&mut out)?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
