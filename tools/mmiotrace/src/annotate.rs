@@ -15,10 +15,12 @@
 //! (only for an access of the register's width at its start). Every other
 //! record is shown as `print` shows it.
 
+use std::fmt::Write as _;
+
 use crate::print;
-use crate::regdb::RegDb;
+use crate::regdb::{DeviceDb, RegDb};
 use crate::stream::{Context, Tracker};
-use crate::trace::{Entry, Record};
+use crate::trace::{Entry, Record, Timestamp};
 
 /// The name of the register an access at `place` hits, and its decoded
 /// fields for `value`; `None` if the device has no database.
@@ -39,40 +41,146 @@ pub fn register_of(
     })
 }
 
+/// Which database each device of a trace uses: looked up once per device
+/// (by its index in the [`Tracker`], which only ever appends devices).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceDbs {
+    /// By device index: the index in [`RegDb::devices`] of its database, or
+    /// `None` if it has none; not looked up yet where missing.
+    by_device: Vec<Option<Option<usize>>>,
+}
+
+impl DeviceDbs {
+    /// The database of the tracker's device `device`, if any.
+    pub fn get<'d>(
+        &mut self,
+        db: &'d RegDb,
+        tracker: &Tracker,
+        device: usize,
+    ) -> Option<&'d DeviceDb> {
+        if let Some(Some(found)) = self.by_device.get(device) {
+            return found.and_then(|i| db.devices.get(i));
+        }
+        let dev = tracker.device(device)?;
+        let found = db.devices.iter().position(|d| d.device.matches(dev));
+        if self.by_device.len() <= device {
+            self.by_device.resize(device + 1, None);
+        }
+        self.by_device[device] = Some(found);
+        found.and_then(|i| db.devices.get(i))
+    }
+}
+
+/// Pads what `out` has from `start` on with spaces to `width` characters,
+/// as `{:<width}` does.
+fn pad(out: &mut String, start: usize, width: usize) {
+    let text = &out[start..];
+    let len = if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    };
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
+}
+
+/// Appends `time` right-aligned in 12 columns, as `{:>12}` does.
+fn write_time(out: &mut String, time: Timestamp) {
+    let start = out.len();
+    let _ = write!(out, "{time}");
+    let len = out.len() - start;
+    if len < 12 {
+        out.insert_str(start, &"            "[..12 - len]);
+    }
+}
+
 /// The line `annotate` shows for one record.
 pub fn format_record(db: &RegDb, entry: &Entry, context: &Context, tracker: &Tracker) -> String {
-    let Some(place) = context.place else {
-        return print::format_record(entry, context, tracker);
+    let mut line = String::new();
+    write_record(
+        &mut line,
+        db,
+        &mut DeviceDbs::default(),
+        entry,
+        context,
+        tracker,
+    );
+    line
+}
+
+/// Appends the line `annotate` shows for one record to `out` (without a
+/// newline); `dbs` caches which database each device uses.
+pub fn write_record(
+    out: &mut String,
+    db: &RegDb,
+    dbs: &mut DeviceDbs,
+    entry: &Entry,
+    context: &Context,
+    tracker: &Tracker,
+) {
+    // Writing to a String cannot fail: the results of write! are ignored.
+    let device = match (context.place, &entry.record) {
+        (Some(place), Record::Access(_) | Record::Unknown(_)) => dbs
+            .get(db, tracker, place.device)
+            .map(|device| (place, device)),
+        _ => None,
     };
+    let Some((place, device)) = device else {
+        out.push_str(&print::format_record(entry, context, tracker));
+        return;
+    };
+    let hit = device.find(place.bar, place.offset);
+    let start = out.len();
     match &entry.record {
         Record::Access(a) => {
-            let Some((name, fields)) = register_of(db, tracker, place, Some(a.width), a.value)
-            else {
-                return print::format_record(entry, context, tracker);
-            };
+            write_time(out, a.time);
+            out.push_str("  ");
+            let at = out.len();
+            let _ = write!(out, "{}{:<5} #{}", a.dir.letter(), a.width, a.map_id);
+            pad(out, at, 10);
+            out.push(' ');
+            let at = out.len();
+            let _ = write!(out, "bar{}+{:#06x}", place.bar, place.offset);
+            pad(out, at, 11);
+            out.push_str("  ");
+            let at = out.len();
+            match &hit {
+                Some(hit) => hit.write_label(out),
+                None => out.push('?'),
+            }
+            pad(out, at, 15);
+            out.push(' ');
+            let at = out.len();
             let digits = 2 * usize::from(a.width);
-            let value = format!("{:#0w$x}", a.value, w = digits + 2);
-            let location = format!("bar{}+{:#06x}", place.bar, place.offset);
-            let text = format!(
-                "{:>12}  {:<10} {location:<11}  {name:<15} {value:<10}  {fields}",
-                a.time.to_string(),
-                format!("{}{:<5} #{}", a.dir.letter(), a.width, a.map_id),
-            );
-            text.trim_end().to_string()
+            let _ = write!(out, "{:#0w$x}", a.value, w = digits + 2);
+            pad(out, at, 10);
+            out.push_str("  ");
+            if let Some(hit) = &hit {
+                hit.write_decode(out, a.width, a.value);
+            }
+            let end = start + out[start..].trim_end().len();
+            out.truncate(end);
         }
         Record::Unknown(u) => {
-            let Some((name, _)) = register_of(db, tracker, place, None, 0) else {
-                return print::format_record(entry, context, tracker);
-            };
+            write_time(out, u.time);
+            out.push_str("  ");
+            let at = out.len();
+            let _ = write!(out, "UNKNOWN #{}", u.map_id);
+            pad(out, at, 10);
+            out.push(' ');
+            let at = out.len();
+            let _ = write!(out, "bar{}+{:#06x}", place.bar, place.offset);
+            pad(out, at, 11);
+            out.push_str("  ");
+            let at = out.len();
+            match &hit {
+                Some(hit) => hit.write_label(out),
+                None => out.push('?'),
+            }
+            pad(out, at, 15);
             let [b0, b1, b2] = u.opcode;
-            let location = format!("bar{}+{:#06x}", place.bar, place.offset);
-            format!(
-                "{:>12}  {:<10} {location:<11}  {name:<15} opcode {b0:02x},{b1:02x},{b2:02x}",
-                u.time.to_string(),
-                format!("UNKNOWN #{}", u.map_id),
-            )
+            let _ = write!(out, " opcode {b0:02x},{b1:02x},{b2:02x}");
         }
-        _ => print::format_record(entry, context, tracker),
+        _ => out.push_str(&print::format_record(entry, context, tracker)),
     }
 }
 
@@ -93,10 +201,16 @@ mod tests {
             .unwrap()],
         };
         let mut t = tracker();
+        // One cache for all lines, as `annotate` uses it.
+        let mut dbs = DeviceDbs::default();
         let mut show = |line: &str| {
             let e = entry(10, line);
             let c = t.update(&e);
-            format_record(&db, &e, &c, &t)
+            let mut out = String::from("kept ");
+            write_record(&mut out, &db, &mut dbs, &e, &c, &t);
+            let text = format_record(&db, &e, &c, &t);
+            assert_eq!(out.strip_prefix("kept "), Some(text.as_str()));
+            text
         };
         assert_eq!(
             show("W 4 1.000000 1 0xfebc0000 0x4000000 0x0 0"),

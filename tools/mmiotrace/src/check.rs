@@ -554,11 +554,30 @@ pub fn read_qemu<R: BufRead>(
 }
 
 /// Options of [`compare`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CompareOptions {
     pub expect_extra: Vec<ExpectExtra>,
     /// UNKNOWN records paired with a QEMU access are not failures.
     pub allow_unknown: bool,
+    /// How far apart, in positions of Q, an extra and a missing identical
+    /// access may be to count as one reordered access; 0: never.
+    pub reorder_window: usize,
+    /// Reordered accesses are not failures.
+    pub allow_reorder: bool,
+}
+
+/// The default of [`CompareOptions::reorder_window`].
+pub const DEFAULT_REORDER_WINDOW: usize = 64;
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            expect_extra: Vec::new(),
+            allow_unknown: false,
+            reorder_window: DEFAULT_REORDER_WINDOW,
+            allow_reorder: false,
+        }
+    }
 }
 
 /// The kind of a difference between G and Q.
@@ -575,6 +594,9 @@ pub enum DiffKind {
     Unknown,
     /// An extra guest write that `--expect-extra` allows.
     ExpectedExtra,
+    /// An access that is in both, identical, but not in the same order: an
+    /// extra and a missing access that are the same and close in Q.
+    Reordered,
 }
 
 impl DiffKind {
@@ -585,6 +607,7 @@ impl DiffKind {
             DiffKind::Extra => "extra",
             DiffKind::Unknown => "unknown",
             DiffKind::ExpectedExtra => "expected-extra",
+            DiffKind::Reordered => "reordered",
         }
     }
 }
@@ -627,10 +650,11 @@ impl Difference {
 }
 
 /// Counts of one comparison. Every guest access is exactly one of matched,
-/// mismatched, unknown, extra or expected-extra; every QEMU access is part
-/// of exactly one matched, mismatched or unknown pair, or missing. A pair is
-/// one guest access and one QEMU access, except that a guest access QEMU
-/// split (see [`Shape::Split`]) pairs with all its pieces.
+/// mismatched, unknown, reordered, extra or expected-extra; every QEMU
+/// access is part of exactly one matched, mismatched, unknown or reordered
+/// pair, or missing. A pair is one guest access and one QEMU access, except
+/// that a guest access QEMU split (see [`Shape::Split`]) pairs with all its
+/// pieces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub guest: usize,
@@ -643,6 +667,10 @@ pub struct Counts {
     pub mismatched: usize,
     pub missing: usize,
     pub extra: usize,
+    /// Pairs of an extra and a missing access that are identical and close
+    /// (see [`CompareOptions::reorder_window`]): each pair counts once here
+    /// and not as missing or extra.
+    pub reordered: usize,
     pub unknown: usize,
     pub expected_extra: usize,
 }
@@ -705,7 +733,9 @@ type Key = (AccessKind, u64, u8);
 /// split guest access are put back together: if they all paired with QEMU
 /// accesses that follow one another in Q, the guest access matches (or
 /// mismatches) their combination; otherwise it is extra and its partners
-/// missing.
+/// missing. Finally an extra and a missing access that are identical and at
+/// most [`CompareOptions::reorder_window`] positions of Q apart become one
+/// reordered access, nearest pairs first.
 pub fn compare(
     target: &Target,
     guest: &[Access],
@@ -746,8 +776,11 @@ pub fn compare(
             ..Counts::default()
         },
         differences: Vec::new(),
+        positions: Vec::new(),
+        next_q: 0,
     };
     run.resolve(&steps);
+    run.reorder();
     let counts = run.counts;
     let failing = run.differences.iter().any(|d| d.failing);
     let verdict = if failing || (counts.guest == 0 && counts.qemu == 0) {
@@ -1018,6 +1051,11 @@ struct Aligner<'a> {
     opts: &'a CompareOptions,
     counts: Counts,
     differences: Vec<Difference>,
+    /// For each difference, its position in Q: the index of its QEMU access,
+    /// or for an extra the index of the QEMU access that follows it.
+    positions: Vec<usize>,
+    /// The index of the QEMU access after the last one resolved.
+    next_q: usize,
 }
 
 impl Aligner<'_> {
@@ -1026,11 +1064,16 @@ impl Aligner<'_> {
         for step in steps {
             let (unit, paired) = match *step {
                 Step::Missing(j) => {
+                    self.next_q = j;
                     self.missing(self.qemu[j]);
+                    self.next_q = j + 1;
                     continue;
                 }
                 Step::Extra(unit) => (unit, None),
-                Step::Pair { unit, qemu } => (unit, Some(qemu)),
+                Step::Pair { unit, qemu } => {
+                    self.next_q = qemu + 1;
+                    (unit, Some(qemu))
+                }
             };
             let u = self.units[unit];
             let g = self.guest[u.guest];
@@ -1052,7 +1095,9 @@ impl Aligner<'_> {
                         self.extra(g);
                     }
                     if let Some(j) = paired {
+                        self.next_q = j;
                         self.missing(self.qemu[j]);
+                        self.next_q = j + 1;
                     }
                 }
             }
@@ -1106,6 +1151,88 @@ impl Aligner<'_> {
         }
     }
 
+    /// Pairs each extra with the nearest identical missing access at most
+    /// `reorder_window` positions of Q away, nearest pairs first, and
+    /// replaces each pair by one reordered difference where the earlier of
+    /// the two was.
+    fn reorder(&mut self) {
+        let window = self.opts.reorder_window;
+        if window == 0 || self.counts.missing == 0 || self.counts.extra == 0 {
+            return;
+        }
+        let same = |d: &Difference| {
+            d.guest
+                .or(d.qemu)
+                .map(|a| (a.kind, a.addr, a.width, a.value))
+        };
+        let mut missing: HashMap<_, Vec<usize>> = HashMap::new();
+        for (i, d) in self.differences.iter().enumerate() {
+            if d.kind == DiffKind::Missing {
+                if let Some(key) = same(d) {
+                    missing.entry(key).or_default().push(i);
+                }
+            }
+        }
+        // (distance, extra, missing), by index into `differences`.
+        let mut candidates = Vec::new();
+        for (e, d) in self.differences.iter().enumerate() {
+            let unknown = d.guest.is_some_and(|g| g.kind == AccessKind::Unknown);
+            if d.kind != DiffKind::Extra || unknown {
+                continue;
+            }
+            let Some(ms) = same(d).and_then(|key| missing.get(&key)) else {
+                continue;
+            };
+            let pos = self.positions[e];
+            // `ms` is in Q order: only those within the window.
+            let from = ms.partition_point(|&m| self.positions[m].saturating_add(window) < pos);
+            for &m in &ms[from..] {
+                let dist = self.positions[m].abs_diff(pos);
+                if self.positions[m] > pos.saturating_add(window) {
+                    break;
+                }
+                candidates.push((dist, e, m));
+            }
+        }
+        if candidates.is_empty() {
+            return;
+        }
+        candidates.sort_unstable();
+        let mut used = vec![false; self.differences.len()];
+        let mut drop = vec![false; self.differences.len()];
+        for (_, e, m) in candidates {
+            if used[e] || used[m] {
+                continue;
+            }
+            used[e] = true;
+            used[m] = true;
+            let (keep, gone) = (e.min(m), e.max(m));
+            let guest = self.differences[e].guest;
+            let qemu = self.differences[m].qemu;
+            self.differences[keep] = Difference {
+                kind: DiffKind::Reordered,
+                guest,
+                qemu,
+                shape: Shape::Same,
+                failing: !self.opts.allow_reorder,
+            };
+            drop[gone] = true;
+            self.counts.missing -= 1;
+            self.counts.extra -= 1;
+            self.counts.reordered += 1;
+        }
+        let mut i = 0;
+        self.differences.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+        let mut i = 0;
+        self.positions.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
+
     fn missing(&mut self, q: Access) {
         self.counts.missing += 1;
         self.push(DiffKind::Missing, None, Some(q), Shape::Same, true);
@@ -1143,6 +1270,7 @@ impl Aligner<'_> {
             shape,
             failing,
         });
+        self.positions.push(self.next_q);
     }
 }
 
@@ -1390,7 +1518,7 @@ mod tests {
         g.insert(9, w(0x3818, 8));
         let opts = CompareOptions {
             expect_extra: vec!["bar0+0x3818".parse().unwrap()],
-            allow_unknown: false,
+            ..CompareOptions::default()
         };
         let c = compare(&target(), &g, &q, &opts);
         assert_eq!(counts(&c), [14, 12, 12, 0, 0, 0, 0, 2]);
@@ -1422,6 +1550,95 @@ mod tests {
         );
         assert_eq!(k.matched + k.mismatched + k.unknown + k.missing, k.qemu);
         assert_eq!((k.missing, k.extra, k.mismatched), (3, 1, 1));
+    }
+
+    #[test]
+    fn swapped_accesses_are_one_reordered_pair() {
+        // Two CPUs: the trace has 5 and 6 the other way round. The LCS
+        // matches one of them; the other is a missing plus an extra of the
+        // same access, which count as one reordered pair (pairs are counted,
+        // not accesses).
+        let q = numbered(sequence(20), 100);
+        let mut g = sequence(20);
+        g.swap(5, 6);
+        let c = run(&g, &q);
+        let k = c.counts;
+        assert_eq!(counts(&c), [20, 20, 19, 0, 0, 0, 0, 0]);
+        assert_eq!(k.reordered, 1);
+        assert_eq!(c.verdict, Verdict::Fail, "order is part of the oracle");
+        assert_eq!(c.differences.len(), 1);
+        let d = c.differences[0];
+        assert_eq!(d.kind, DiffKind::Reordered);
+        assert!(d.failing);
+        let (ga, qa) = (d.guest.unwrap(), d.qemu.unwrap());
+        assert!(ga.same_access(&qa));
+        assert_ne!(ga.line, qa.line);
+
+        let allow = CompareOptions {
+            allow_reorder: true,
+            ..CompareOptions::default()
+        };
+        let c = compare(&target(), &g, &q, &allow);
+        assert_eq!(c.counts.reordered, 1);
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(!c.differences[0].failing);
+
+        // Window 0 disables it: a missing and an extra as before.
+        let off = CompareOptions {
+            reorder_window: 0,
+            ..CompareOptions::default()
+        };
+        let c = compare(&target(), &g, &q, &off);
+        assert_eq!(counts(&c), [20, 20, 19, 0, 1, 1, 0, 0]);
+        assert_eq!(c.counts.reordered, 0);
+    }
+
+    #[test]
+    fn reordering_needs_identical_accesses_within_the_window() {
+        // An access the trace has 101 positions of Q late: farther than the
+        // default window of 64, it stays missing and extra.
+        let q = sequence(200);
+        let mut g = q.clone();
+        let late = g.remove(50);
+        g.insert(150, late);
+        let c = run(&g, &q);
+        assert_eq!(counts(&c), [200, 200, 199, 0, 1, 1, 0, 0]);
+        assert_eq!(c.counts.reordered, 0);
+        let wide = CompareOptions {
+            reorder_window: 101,
+            ..CompareOptions::default()
+        };
+        let c = compare(&target(), &g, &q, &wide);
+        assert_eq!(counts(&c), [200, 200, 199, 0, 0, 0, 0, 0]);
+        assert_eq!(c.counts.reordered, 1);
+
+        // Another value is no reordering, nor is another width.
+        let mut g = q.clone();
+        g.swap(5, 6);
+        g[6].value ^= 1;
+        let c = run(&g, &q);
+        assert_eq!(c.counts.reordered, 0);
+        assert_eq!((c.counts.missing, c.counts.extra), (1, 1));
+
+        // Nearest first: of two identical missing accesses, the extra pairs
+        // with the closer one; the other stays missing.
+        let a = w(0x3818, 0x20);
+        let mut q = sequence(40);
+        q.insert(10, a);
+        q.insert(30, a);
+        let q = numbered(q, 100);
+        let mut g = sequence(40);
+        g.insert(25, a);
+        let c = run(&g, &q);
+        let k = c.counts;
+        assert_eq!((k.matched, k.reordered, k.missing, k.extra), (40, 1, 1, 0));
+        let d = c
+            .failures()
+            .find(|d| d.kind == DiffKind::Reordered)
+            .unwrap();
+        assert_eq!(d.qemu.unwrap().line, 130);
+        let m = c.failures().find(|d| d.kind == DiffKind::Missing).unwrap();
+        assert_eq!(m.qemu.unwrap().line, 110);
     }
 
     #[test]

@@ -293,6 +293,17 @@ struct CheckArgs {
     #[arg(long)]
     allow_unknown: bool,
 
+    /// A guest access that is extra and an identical QEMU access that is
+    /// missing at most N positions of the QEMU log apart count as one
+    /// reordered access (e.g. accesses of several CPUs recorded in another
+    /// order); 0: never.
+    #[arg(long, value_name = "N", default_value_t = check::DEFAULT_REORDER_WINDOW)]
+    reorder_window: usize,
+
+    /// Do not fail because of reordered accesses.
+    #[arg(long)]
+    allow_reorder: bool,
+
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     json: bool,
@@ -433,6 +444,8 @@ fn check_command(args: &CheckArgs) -> Result<ExitCode, String> {
     let opts = CompareOptions {
         expect_extra: args.expect_extra.clone(),
         allow_unknown: args.allow_unknown,
+        reorder_window: args.reorder_window,
+        allow_reorder: args.allow_reorder,
     };
     let guest_accesses = target.guest_accesses(&guest.accesses);
     let comparison = check::compare(&target, &guest_accesses, &qemu.accesses, &opts);

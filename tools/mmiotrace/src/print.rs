@@ -20,7 +20,7 @@
 
 use std::io::Write;
 
-use crate::annotate;
+use crate::annotate::{self, DeviceDbs};
 use crate::check::{self, DeviceSelector, Place};
 use crate::regdb::RegDb;
 use crate::stream::{Context, Sink, Tracker};
@@ -33,8 +33,11 @@ pub struct Printer<W> {
     device: Option<DeviceSelector>,
     /// Whether `device` has been checked against the PCIDEV lines.
     checked: bool,
-    /// `annotate`: register names and bit fields from these databases.
-    regdb: Option<RegDb>,
+    /// `annotate`: register names and bit fields from these databases, and
+    /// which one each device uses.
+    regdb: Option<(RegDb, DeviceDbs)>,
+    /// The line being written (reused).
+    line: String,
 }
 
 impl<W: Write> Printer<W> {
@@ -47,12 +50,13 @@ impl<W: Write> Printer<W> {
             device,
             checked: false,
             regdb: None,
+            line: String::new(),
         }
     }
 
     /// Shows accesses as `annotate` does, with the registers of `regdb`.
     pub fn with_regdb(mut self, regdb: RegDb) -> Self {
-        self.regdb = Some(regdb);
+        self.regdb = Some((regdb, DeviceDbs::default()));
         self
     }
 
@@ -95,11 +99,16 @@ impl<W: Write> Sink for Printer<W> {
                 return Ok(());
             }
         }
-        let line = match &self.regdb {
-            Some(db) => annotate::format_record(db, entry, context, tracker),
-            None => format_record(entry, context, tracker),
+        let written = match &mut self.regdb {
+            Some((db, dbs)) => {
+                self.line.clear();
+                annotate::write_record(&mut self.line, db, dbs, entry, context, tracker);
+                self.line.push('\n');
+                self.out.write_all(self.line.as_bytes())
+            }
+            None => writeln!(self.out, "{}", format_record(entry, context, tracker)),
         };
-        writeln!(self.out, "{line}").map_err(|source| Error::Write { source })
+        written.map_err(|source| Error::Write { source })
     }
 
     fn finish(&mut self, _lines: u64, tracker: &Tracker) -> Result<(), Error> {

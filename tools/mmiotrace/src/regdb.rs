@@ -19,6 +19,7 @@
 //! - the common subset of envytools' rnndb XML (see [`parse_rnndb`]): one
 //!   `<domain>` of it, mapped to a device and BAR by the caller.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::check::DeviceSelector;
@@ -90,31 +91,51 @@ impl Register {
 
     /// `CTRL`, `MTA[3]`, `RAL[0]+0x2` or `ARR[1].REG`.
     pub fn label(&self, index: u64, byte: u64) -> String {
-        let mut text = match (&self.array, self.is_array()) {
-            (Some(array), _) => format!("{array}[{index}].{}", self.name),
-            (None, true) => format!("{}[{index}]", self.name),
-            (None, false) => self.name.clone(),
+        let mut text = String::new();
+        self.write_label(&mut text, index, byte);
+        text
+    }
+
+    /// Appends [`Register::label`] to `out`.
+    pub fn write_label(&self, out: &mut String, index: u64, byte: u64) {
+        // Writing to a String cannot fail.
+        let _ = match (&self.array, self.is_array()) {
+            (Some(array), _) => write!(out, "{array}[{index}].{}", self.name),
+            (None, true) => write!(out, "{}[{index}]", self.name),
+            (None, false) => {
+                out.push_str(&self.name);
+                Ok(())
+            }
         };
         if byte != 0 {
-            text.push_str(&format!("+{byte:#x}"));
+            let _ = write!(out, "+{byte:#x}");
         }
-        text
     }
 
     /// `FD=1 LU=1 SPEED=2(1000M)`: the fields that are not zero in `value`.
     pub fn decode(&self, value: u64) -> String {
-        let mut parts = Vec::new();
+        let mut text = String::new();
+        self.write_decode(&mut text, value);
+        text
+    }
+
+    /// Appends [`Register::decode`] to `out`.
+    pub fn write_decode(&self, out: &mut String, value: u64) {
+        let mut first = true;
         for field in &self.fields {
             let v = field.extract(value);
             if v == 0 {
                 continue;
             }
-            match field.values.iter().find(|n| n.value == v) {
-                Some(named) => parts.push(format!("{}={v}({})", field.name, named.name)),
-                None => parts.push(format!("{}={v}", field.name)),
+            if !first {
+                out.push(' ');
             }
+            first = false;
+            let _ = match field.values.iter().find(|n| n.value == v) {
+                Some(named) => write!(out, "{}={v}({})", field.name, named.name),
+                None => write!(out, "{}={v}", field.name),
+            };
         }
-        parts.join(" ")
     }
 }
 
@@ -132,13 +153,23 @@ impl Hit<'_> {
         self.register.label(self.index, self.byte)
     }
 
+    /// Appends [`Hit::label`] to `out`.
+    pub fn write_label(&self, out: &mut String) {
+        self.register.write_label(out, self.index, self.byte);
+    }
+
     /// The decoded fields, for an access of the register's own width at its
     /// start; nothing otherwise.
     pub fn decode(&self, width: u8, value: u64) -> String {
+        let mut text = String::new();
+        self.write_decode(&mut text, width, value);
+        text
+    }
+
+    /// Appends [`Hit::decode`] to `out`.
+    pub fn write_decode(&self, out: &mut String, width: u8, value: u64) {
         if self.byte == 0 && width == self.register.width {
-            self.register.decode(value)
-        } else {
-            String::new()
+            self.register.write_decode(out, value);
         }
     }
 }

@@ -72,6 +72,9 @@ impl DifferenceReport {
             _ => None,
         };
         let detail = match (d.guest, d.qemu) {
+            (Some(g), Some(_)) if d.kind == DiffKind::Reordered => {
+                format!("{} {}", g.op(), value(Some(g)))
+            }
             (Some(g), Some(q)) if g.kind == AccessKind::Unknown => format!(
                 "UNKNOWN opcode {}, qemu {} {}",
                 g.opcode(),
@@ -275,7 +278,7 @@ impl Report {
         };
         format!(
             "{} {}: guest {}, qemu {} | matched {}, mismatched {}, missing {}, extra {}, \
-             unknown {}, expected-extra {} | {}",
+             reordered {}, unknown {}, expected-extra {} | {}",
             self.name,
             self.device,
             c.guest,
@@ -284,6 +287,7 @@ impl Report {
             c.mismatched,
             c.missing,
             c.extra,
+            c.reordered,
             c.unknown,
             c.expected_extra,
             self.verdict
@@ -409,7 +413,7 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "e1000 8086:100e: guest 29, qemu 30 | matched 28, mismatched 1, missing 1, \
-             extra 0, unknown 0, expected-extra 0 | FAIL"
+             extra 0, reordered 0, unknown 0, expected-extra 0 | FAIL"
         );
         assert!(lines
             .next()
@@ -521,7 +525,7 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "t 8086:100e: guest 4, qemu 10 | matched 2 (split 1, widened 1), mismatched 2, \
-             missing 0, extra 0, unknown 0, expected-extra 0 | FAIL"
+             missing 0, extra 0, reordered 0, unknown 0, expected-extra 0 | FAIL"
         );
         lines.next();
         let split = lines.next().unwrap();

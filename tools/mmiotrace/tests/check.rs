@@ -10,7 +10,7 @@ use predicates::prelude::*;
 use tempfile::TempDir;
 
 const PASS_LINE: &str = "e1000 8086:100e: guest 32, qemu 32 | matched 32, mismatched 0, \
-                         missing 0, extra 0, unknown 0, expected-extra 0 | PASS";
+                         missing 0, extra 0, reordered 0, unknown 0, expected-extra 0 | PASS";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -102,8 +102,8 @@ fn deleted_guest_access_is_missing() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "guest 31, qemu 32 | matched 31, mismatched 0, missing 1, extra 0, unknown 0, \
-             expected-extra 0 | FAIL",
+            "guest 31, qemu 32 | matched 31, mismatched 0, missing 1, extra 0, reordered 0, \
+             unknown 0, expected-extra 0 | FAIL",
         ))
         .stdout(
             predicate::str::is_match(r"missing +guest:- +qemu:28 +bar0\+0x2808 +W4 0x1000")
@@ -122,8 +122,8 @@ fn duplicated_guest_access_is_extra() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "guest 33, qemu 32 | matched 32, mismatched 0, missing 0, extra 1, unknown 0, \
-             expected-extra 0 | FAIL",
+            "guest 33, qemu 32 | matched 32, mismatched 0, missing 0, extra 1, reordered 0, \
+             unknown 0, expected-extra 0 | FAIL",
         ))
         .stdout(predicate::str::contains("bar0+0x100"));
 }
@@ -139,8 +139,8 @@ fn changed_value_is_mismatched() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "guest 32, qemu 32 | matched 31, mismatched 1, missing 0, extra 0, unknown 0, \
-             expected-extra 0 | FAIL",
+            "guest 32, qemu 32 | matched 31, mismatched 1, missing 0, extra 0, reordered 0, \
+             unknown 0, expected-extra 0 | FAIL",
         ))
         .stdout(
             predicate::str::is_match(format!(
@@ -151,6 +151,53 @@ fn changed_value_is_mismatched() {
         )
         .stdout(predicate::str::contains(
             "R4 guest 0x34120055 qemu 0x34120054",
+        ));
+}
+
+#[test]
+fn swapped_guest_accesses_are_reordered() {
+    // Two CPUs' accesses recorded in another order than QEMU logged them.
+    let dir = TempDir::new().unwrap();
+    let mut lines = read(&guest());
+    let at = find(&lines, "W 4", "0xfeb83808");
+    lines.swap(at, at + 1);
+    let trace = write(&dir, "guest.txt", &lines);
+    check(&trace, &qemu())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "guest 32, qemu 32 | matched 31, mismatched 0, missing 0, extra 0, reordered 1, \
+             unknown 0, expected-extra 0 | FAIL",
+        ))
+        .stdout(
+            predicate::str::is_match(
+                r"reordered +guest:3[67] +qemu:\d+ +bar0\+0x38(08 +W4 0x1000|10 +W4 0x0)\n",
+            )
+            .unwrap(),
+        );
+
+    let out = check(&trace, &qemu()).arg("--json").assert().code(1);
+    let json = json_of(&out.get_output().stdout);
+    assert_eq!(json["reordered"], 1);
+    assert_eq!(json["missing"], 0);
+    assert_eq!(json["extra"], 0);
+    assert_eq!(json["failures"], 1);
+    assert_eq!(json["differences"][0]["kind"], "reordered");
+    assert_eq!(json["differences"][0]["guest"]["direction"], "write");
+
+    check(&trace, &qemu())
+        .arg("--allow-reorder")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "reordered 1, unknown 0, expected-extra 0 | PASS",
+        ));
+    check(&trace, &qemu())
+        .args(["--reorder-window", "0"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "missing 1, extra 1, reordered 0, unknown 0",
         ));
 }
 
@@ -339,7 +386,7 @@ fn expected_extra_writes_do_not_fail() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "matched 30, mismatched 0, missing 0, extra 0, unknown 0, expected-extra 2 | PASS",
+            "matched 30, mismatched 0, missing 0, extra 0, reordered 0, unknown 0, expected-extra 2 | PASS",
         ));
 }
 
@@ -354,7 +401,7 @@ fn unknown_accesses() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "matched 31, mismatched 0, missing 0, extra 0, unknown 1, expected-extra 0 | FAIL",
+            "matched 31, mismatched 0, missing 0, extra 0, reordered 0, unknown 1, expected-extra 0 | FAIL",
         ))
         .stdout(predicate::str::contains(
             "UNKNOWN opcode 89,50,00, qemu W4 0x103f010a",
@@ -413,7 +460,7 @@ fn comparing_nothing_fails() {
 // the driver's 4-byte reads and writes as four 1-byte accesses each.
 
 const TESTDEV_PASS: &str = "pci-testdev 1b36:0005: guest 10, qemu 28 | matched 10 (split 6), \
-                            mismatched 0, missing 0, extra 0, unknown 0, expected-extra 0 | PASS\n\
+                            mismatched 0, missing 0, extra 0, reordered 0, unknown 0, expected-extra 0 | PASS\n\
                             note: of the matched guest accesses, QEMU logged 6 as several \
                             narrower accesses (split to the device model's maximum access \
                             size); each counts as one match\n";
@@ -488,7 +535,7 @@ fn wrong_piece_of_a_split_read_is_one_mismatch() {
         .code(1)
         .stdout(predicate::str::starts_with(
             "pci-testdev 1b36:0005: guest 10, qemu 28 | matched 9 (split 5), mismatched 1, \
-             missing 0, extra 0, unknown 0, expected-extra 0 | FAIL\n",
+             missing 0, extra 0, reordered 0, unknown 0, expected-extra 0 | FAIL\n",
         ))
         .stdout(
             // The guest's line and the line of the first piece.
