@@ -17,8 +17,9 @@
 
 use std::fmt::Write as _;
 
+use crate::check::Place;
 use crate::print;
-use crate::regdb::{DeviceDb, RegDb};
+use crate::regdb::{DeviceDb, Hit, RegDb};
 use crate::stream::{Context, Tracker};
 use crate::trace::{Entry, Record, Timestamp};
 
@@ -83,6 +84,31 @@ fn pad(out: &mut String, start: usize, width: usize) {
     out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
 }
 
+/// Appends the columns an access and an UNKNOWN share: `kind` (direction,
+/// width, map id) in 10 columns, the BAR offset in 11 and the register name
+/// (`?` when the database has none) in 15.
+fn write_columns(
+    out: &mut String,
+    kind: std::fmt::Arguments<'_>,
+    place: Place,
+    hit: Option<&Hit<'_>>,
+) {
+    let at = out.len();
+    let _ = out.write_fmt(kind);
+    pad(out, at, 10);
+    out.push(' ');
+    let at = out.len();
+    let _ = write!(out, "bar{}+{:#06x}", place.bar, place.offset);
+    pad(out, at, 11);
+    out.push_str("  ");
+    let at = out.len();
+    match hit {
+        Some(hit) => hit.write_label(out),
+        None => out.push('?'),
+    }
+    pad(out, at, 15);
+}
+
 /// Appends `time` right-aligned in 12 columns, as `{:>12}` does.
 fn write_time(out: &mut String, time: Timestamp) {
     let start = out.len();
@@ -134,20 +160,8 @@ pub fn write_record(
         Record::Access(a) => {
             write_time(out, a.time);
             out.push_str("  ");
-            let at = out.len();
-            let _ = write!(out, "{}{:<5} #{}", a.dir.letter(), a.width, a.map_id);
-            pad(out, at, 10);
-            out.push(' ');
-            let at = out.len();
-            let _ = write!(out, "bar{}+{:#06x}", place.bar, place.offset);
-            pad(out, at, 11);
-            out.push_str("  ");
-            let at = out.len();
-            match &hit {
-                Some(hit) => hit.write_label(out),
-                None => out.push('?'),
-            }
-            pad(out, at, 15);
+            let kind = format_args!("{}{:<5} #{}", a.dir.letter(), a.width, a.map_id);
+            write_columns(out, kind, place, hit.as_ref());
             out.push(' ');
             let at = out.len();
             let digits = 2 * usize::from(a.width);
@@ -163,20 +177,12 @@ pub fn write_record(
         Record::Unknown(u) => {
             write_time(out, u.time);
             out.push_str("  ");
-            let at = out.len();
-            let _ = write!(out, "UNKNOWN #{}", u.map_id);
-            pad(out, at, 10);
-            out.push(' ');
-            let at = out.len();
-            let _ = write!(out, "bar{}+{:#06x}", place.bar, place.offset);
-            pad(out, at, 11);
-            out.push_str("  ");
-            let at = out.len();
-            match &hit {
-                Some(hit) => hit.write_label(out),
-                None => out.push('?'),
-            }
-            pad(out, at, 15);
+            write_columns(
+                out,
+                format_args!("UNKNOWN #{}", u.map_id),
+                place,
+                hit.as_ref(),
+            );
             let [b0, b1, b2] = u.opcode;
             let _ = write!(out, " opcode {b0:02x},{b1:02x},{b2:02x}");
         }
