@@ -39,6 +39,11 @@ step() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
+# The devices the boot tests trace: NAME VENDOR:DEVICE QEMU-REGION (the
+# name of the device model's BAR region in QEMU's trace log).
+TRACED_DEVICES=("e1000 8086:100e e1000-mmio"
+		"pci-testdev 1b36:0005 pci-testdev-mmio")
+
 # Pinned base: written by ci/base, read by everything else.
 base_pin() { sed -n "s/^$1=//p" "$TOP/patches/BASE"; }
 
