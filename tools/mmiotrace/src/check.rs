@@ -451,6 +451,8 @@ pub struct QemuFilter<'a> {
     pub sync: Option<&'a str>,
     /// Which window: between sync write `window` and `window + 1` (0-based).
     pub window: usize,
+    /// Keep only the ops of this vCPU (QEMU's `cpu` field).
+    pub cpu: Option<i32>,
 }
 
 /// The window of the QEMU log that was compared.
@@ -525,7 +527,7 @@ pub fn read_qemu<R: BufRead>(
             }
             continue;
         }
-        if wanted {
+        if wanted && filter.cpu.is_none_or(|cpu| cpu == op.cpu) {
             out.region_ops += 1;
             if filter.sync.is_none() || syncs == filter.window + 1 {
                 out.accesses.push(Access {
@@ -2008,6 +2010,7 @@ memory_region_ops_read cpu 0 mr 0x1 addr 0xfebc0008 value 0x5 size 4 name 'e1000
     fn read_log(sync: Option<&str>, window: usize) -> Result<QemuTrace, Error> {
         let regions = ["e1000-mmio".to_string()];
         let filter = QemuFilter {
+            cpu: None,
             regions: &regions,
             sync,
             window,
@@ -2017,6 +2020,32 @@ memory_region_ops_read cpu 0 mr 0x1 addr 0xfebc0008 value 0x5 size 4 name 'e1000
 
     fn values(t: &QemuTrace) -> Vec<u64> {
         t.accesses.iter().map(|a| a.value).collect()
+    }
+
+    #[test]
+    fn qemu_cpu_filter_keeps_one_vcpu() {
+        let log = "\
+memory_region_ops_read cpu 0 mr 0x1 addr 0xfebc0008 value 0x1 size 4 name 'e1000-mmio'
+memory_region_ops_write cpu 2 mr 0x2 addr 0xe9 value 0x53 size 1 name 'debugcon'
+memory_region_ops_read cpu 1 mr 0x1 addr 0xfebc0008 value 0x2 size 4 name 'e1000-mmio'
+memory_region_ops_read cpu 0 mr 0x1 addr 0xfebc0008 value 0x3 size 4 name 'e1000-mmio'
+memory_region_ops_read cpu 1 mr 0x1 addr 0xfebc0008 value 0x4 size 4 name 'e1000-mmio'
+";
+        let regions = ["e1000-mmio".to_string()];
+        let read = |cpu| {
+            let filter = QemuFilter {
+                cpu,
+                regions: &regions,
+                sync: Some("debugcon"),
+                window: 0,
+            };
+            read_qemu(log.as_bytes(), &filter, &mut |e| Err(e)).unwrap()
+        };
+        // The sync write of another vCPU still opens the window.
+        assert_eq!(values(&read(None)), [2, 3, 4]);
+        assert_eq!(values(&read(Some(1))), [2, 4]);
+        assert_eq!(values(&read(Some(0))), [3]);
+        assert_eq!(read(Some(3)).accesses.len(), 0);
     }
 
     #[test]

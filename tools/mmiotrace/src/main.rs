@@ -304,6 +304,12 @@ struct CheckArgs {
     #[arg(long)]
     allow_reorder: bool,
 
+    /// Compare only the accesses QEMU logged for vCPU N, against a trace of
+    /// guest CPU N alone (e.g. from tracefs per_cpu/cpuN/trace_pipe): one
+    /// CPU's accesses, in exact program order.
+    #[arg(long, value_name = "N")]
+    cpu: Option<i32>,
+
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     json: bool,
@@ -429,6 +435,7 @@ fn check_command(args: &CheckArgs) -> Result<ExitCode, String> {
     let target = Target::select(&guest.pcidevs, &args.device).map_err(|e| e.to_string())?;
 
     let filter = QemuFilter {
+        cpu: args.cpu,
         regions: &args.regions,
         sync: args.sync.as_deref(),
         window: args.window,

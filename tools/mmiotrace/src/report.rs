@@ -370,6 +370,7 @@ mod tests {
 
     fn filter(regions: &[String]) -> QemuFilter<'_> {
         QemuFilter {
+            cpu: None,
             regions,
             sync: None,
             window: 0,
