@@ -91,3 +91,22 @@ kernel_config() {
 kernel_build() {
 	make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" -j"$JOBS" "$@"
 }
+
+# merge_traces DIR: DIR/trace.txt from the per-CPU traces DIR/trace-cpuN.txt
+# (tracefs per_cpu/cpuN/trace_pipe), ordered by time stamp as trace_pipe
+# orders them, ties in CPU and line order.  The header (VERSION, PCIDEV)
+# comes from cpu0's file; every CPU's pipe repeats it.
+merge_traces() {
+	local dir=$1 f
+	local files=()
+	for f in "$dir"/trace-cpu*.txt; do
+		[ -e "$f" ] && files+=("$f")
+	done
+	[ ${#files[@]} -gt 0 ] || return 0
+	awk '
+	FNR == 1 { file++ }
+	/^(R|W|UNKNOWN) / { printf "%s\t%d\t%d\t%s\n", $3, file, FNR, $0; next }
+	/^(MAP|UNMAP|MARK) / { printf "%s\t%d\t%d\t%s\n", $2, file, FNR, $0; next }
+	file == 1 { printf "0\t0\t%d\t%s\n", FNR, $0 }
+	' "${files[@]}" | sort -t "$(printf '\t')" -k1,1n -k2,2n -k3,3n -s | cut -f4- >"$dir/trace.txt"
+}
