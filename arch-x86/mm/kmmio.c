@@ -1,6 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Support for MMIO probes.
- * Benefit many code from kprobes
+/*
+ * kmmio: trace accesses to kernel mappings of MMIO (or any) memory.
+ *
+ * A probe covers a range of kernel virtual addresses.  Registering it
+ * "arms" the pages of the range: their page table entries are made not
+ * present and the TLBs of all CPUs are flushed, so every access to them
+ * raises a page fault.  The page fault handler calls kmmio_handler(),
+ * which decodes the faulting instruction with the kernel's instruction
+ * decoder and emulates it: it performs exactly one access of the decoded
+ * width through an alias mapping of the same memory with the same cache
+ * mode, writes the result into the register as the CPU would have, moves
+ * the instruction pointer on and reports the access to the probe.  The
+ * traced page never becomes present, so every CPU keeps trapping and no
+ * access is missed, with all CPUs online.
+ *
+ * Instructions the emulator does not handle (read-modify-write, SSE, ...)
+ * fall back, counted and reported, to making the page present and
+ * single-stepping the instruction, as this code always did before it
+ * learnt to emulate.  While one CPU single-steps, the other CPUs' accesses
+ * to that page are not seen; the "fallback" parameter can refuse that.
+ *
+ * Based on kprobes:
  * (C) 2002 Louis Zhuang <louis.zhuang@intel.com>.
  *     2007 Alexander Eichner
  *     2008 Pekka Paalanen <pq@iki.fi>
@@ -21,12 +41,28 @@
 #include <linux/kdebug.h>
 #include <linux/mutex.h>
 #include <linux/io.h>
+#include <linux/irq_work.h>
+#include <linux/moduleparam.h>
+#include <linux/pci.h>
+#include <linux/static_call.h>
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+#include <kunit/visibility.h>
 #include <asm/cacheflush.h>
 #include <asm/tlbflush.h>
 #include <linux/errno.h>
 #include <asm/debugreg.h>
+#include <asm/insn.h>
+#include <asm/insn-eval.h>
 #include <linux/mmiotrace.h>
+
+#include "kmmio.h"
 
 #define KMMIO_PAGE_HASH_BITS 4
 #define KMMIO_PAGE_TABLE_SIZE (1 << KMMIO_PAGE_HASH_BITS)
@@ -34,307 +70,824 @@
 struct kmmio_fault_page {
 	struct list_head list;
 	struct kmmio_fault_page *release_next;
-	unsigned long addr; /* the requested address */
-	pteval_t old_presence; /* page presence prior to arming */
-	bool armed;
+	unsigned long addr;	/* first byte of the page (4K or 2M) */
+	unsigned int level;	/* PG_LEVEL_4K or PG_LEVEL_2M */
+	pteval_t old_presence;	/* page table entry prior to arming */
 
 	/*
-	 * Number of times this page has been registered as a part
-	 * of a probe. If zero, page is disarmed and this may be freed.
-	 * Used only by writers (RCU) and post_kmmio_handler().
-	 * Protected by kmmio_lock, when linked into kmmio_page_table.
+	 * Number of probes covering this page, and whether the page is
+	 * armed (not present).  Both change only under kmmio_pte_lock;
+	 * count also only under kmmio_mutex.  A page with a count is armed
+	 * except while a CPU single-steps an access to it, or after the
+	 * fallback policy refused such an access (refused).
 	 */
 	int count;
-
-	bool scheduled_for_release;
+	bool armed;
+	bool refused;
 };
 
-struct kmmio_delayed_release {
-	struct rcu_head rcu;
-	struct kmmio_fault_page *release_list;
-};
-
+/* The single-step fallback in flight on a CPU, from #PF until #DB. */
 struct kmmio_context {
 	struct kmmio_fault_page *fpage;
-	struct kmmio_probe *probe;
 	unsigned long saved_flags;
 	unsigned long addr;
 	int active;
 };
 
+VISIBLE_IF_KUNIT int kmmio_fallback_policy = KMMIO_FALLBACK_STEP;
+EXPORT_SYMBOL_IF_KUNIT(kmmio_fallback_policy);
+
+static const char * const kmmio_fallback_names[] = {
+	[KMMIO_FALLBACK_STEP] = "step",
+	[KMMIO_FALLBACK_REFUSE] = "refuse",
+};
+
+static int kmmio_fallback_set(const char *val, const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(kmmio_fallback_names, val);
+
+	if (i < 0) {
+		pr_err("fallback: expected \"step\" or \"refuse\"\n");
+		return -EINVAL;
+	}
+	WRITE_ONCE(kmmio_fallback_policy, i);
+	return 0;
+}
+
+static int kmmio_fallback_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  kmmio_fallback_names[READ_ONCE(kmmio_fallback_policy)]);
+}
+
+static const struct kernel_param_ops kmmio_fallback_ops = {
+	.set = kmmio_fallback_set,
+	.get = kmmio_fallback_get,
+};
+
+module_param_cb(fallback, &kmmio_fallback_ops, NULL, 0644);
+MODULE_PARM_DESC(fallback,
+		 "Accesses the emulator cannot handle: step (single-step them, other CPUs' accesses to the page meanwhile are not seen) or refuse (stop tracing the page)");
+
 /*
- * The kmmio_lock is taken in int3 context, which is treated as NMI context.
- * This causes lockdep to complain about it bein in both NMI and normal
- * context. Hide it from lockdep, as it should not have any other locks
- * taken under it, and this is only enabled for debugging mmio anyway.
+ * Locking:
+ * - kmmio_mutex serialises the writers: probe registration and removal.
+ *   They may sleep (allocate the alias, flush the TLBs of all CPUs, wait
+ *   for faults in flight).
+ * - The fault handler only reads kmmio_probes and kmmio_page_table, under
+ *   RCU (sched: IRQs are off in the fault handler anyway).
+ * - kmmio_pte_lock orders the changes of a page's presence between the
+ *   writers and the single-step fallback, which re-arms the page from the
+ *   #DB handler.  It is taken in #DB context, which lockdep treats as NMI:
+ *   hide it from lockdep; nothing is ever taken under it.
  */
-static arch_spinlock_t kmmio_lock = __ARCH_SPIN_LOCK_UNLOCKED;
+static DEFINE_MUTEX(kmmio_mutex);
+static arch_spinlock_t kmmio_pte_lock = __ARCH_SPIN_LOCK_UNLOCKED;
 
-/* Protected by kmmio_lock */
-unsigned int kmmio_count;
+/* Enabled while a probe is registered: see is_kmmio_active(). */
+DEFINE_STATIC_KEY_FALSE(kmmio_armed);
+EXPORT_SYMBOL_GPL(kmmio_armed);
 
-/* Read-protected by RCU, write-protected by kmmio_lock. */
 static struct list_head kmmio_page_table[KMMIO_PAGE_TABLE_SIZE];
 static LIST_HEAD(kmmio_probes);
 
+static DEFINE_PER_CPU(struct kmmio_context, kmmio_ctx);
+static DEFINE_PER_CPU(struct kmmio_stats, kmmio_stats);
+static DEFINE_PER_CPU(struct kmmio_fallback_op [KMMIO_FALLBACK_OPS],
+		      kmmio_fallback_op);
+
+static void kmmio_flush_workfn(struct work_struct *work)
+{
+	flush_tlb_all();
+}
+
+static DECLARE_WORK(kmmio_flush_work, kmmio_flush_workfn);
+
+static void kmmio_flush_irq_workfn(struct irq_work *work)
+{
+	schedule_work(&kmmio_flush_work);
+}
+
+static DEFINE_IRQ_WORK(kmmio_flush_irq_work, kmmio_flush_irq_workfn);
+
 static struct list_head *kmmio_page_list(unsigned long addr)
 {
-	unsigned int l;
-	pte_t *pte = lookup_address(addr, &l);
-
-	if (!pte)
-		return NULL;
-	addr &= page_level_mask(l);
-
 	return &kmmio_page_table[hash_long(addr, KMMIO_PAGE_HASH_BITS)];
 }
 
-/* Accessed per-cpu */
-static DEFINE_PER_CPU(struct kmmio_context, kmmio_ctx);
-
 /*
- * this is basically a dynamic stabbing problem:
- * Could use the existing prio tree code or
- * Possible better implementations:
- * The Interval Skip List: A Data Structure for Finding All Intervals That
- * Overlap a Point (might be simple)
- * Space Efficient Dynamic Stabbing with Fast Queries - Mikkel Thorup
+ * The probe whose range contains @addr, if any.  Hold the RCU read lock
+ * or kmmio_mutex.
  */
-/* Get the kmmio at this addr (if any). You must be holding RCU read lock. */
 static struct kmmio_probe *get_kmmio_probe(unsigned long addr)
 {
 	struct kmmio_probe *p;
-	list_for_each_entry_rcu(p, &kmmio_probes, list) {
-		if (addr >= p->addr && addr < (p->addr + p->len))
+
+	list_for_each_entry_rcu(p, &kmmio_probes, list,
+				lockdep_is_held(&kmmio_mutex)) {
+		if (addr >= p->addr && addr - p->addr < p->len)
 			return p;
 	}
 	return NULL;
 }
 
-/* You must be holding RCU read lock. */
-static struct kmmio_fault_page *get_kmmio_fault_page(unsigned long addr)
+/*
+ * A probe whose armed pages contain all of [@addr, @addr + @size): its
+ * alias can perform the access.  Prefer @want.
+ */
+static struct kmmio_probe *get_kmmio_alias(unsigned long addr, int size,
+					   struct kmmio_probe *want)
 {
-	struct list_head *head;
-	struct kmmio_fault_page *f;
-	unsigned int l;
-	pte_t *pte = lookup_address(addr, &l);
+	struct kmmio_probe *p;
 
-	if (!pte)
-		return NULL;
-	addr &= page_level_mask(l);
-	head = kmmio_page_list(addr);
-	list_for_each_entry_rcu(f, head, list) {
-		if (f->addr == addr)
+	if (want && addr >= want->page_start &&
+	    addr + size <= want->page_end)
+		return want;
+	list_for_each_entry_rcu(p, &kmmio_probes, list,
+				lockdep_is_held(&kmmio_mutex)) {
+		if (addr >= p->page_start && addr + size <= p->page_end)
+			return p;
+	}
+	return NULL;
+}
+
+static struct kmmio_fault_page *kmmio_find_page(unsigned long page,
+						unsigned int level)
+{
+	struct kmmio_fault_page *f;
+
+	list_for_each_entry_rcu(f, kmmio_page_list(page), list,
+				lockdep_is_held(&kmmio_mutex)) {
+		if (f->addr == page && f->level == level)
 			return f;
 	}
 	return NULL;
 }
 
-static void clear_pmd_presence(pmd_t *pmd, bool clear, pmdval_t *old)
+/*
+ * The armed-page record of the page containing @addr: a 4K page or a 2M
+ * one, found by hashing, without walking the page tables.  Hold the RCU
+ * read lock or kmmio_mutex.
+ */
+static struct kmmio_fault_page *get_kmmio_fault_page(unsigned long addr)
 {
-	pmd_t new_pmd;
-	pmdval_t v = pmd_val(*pmd);
-	if (clear) {
-		*old = v;
-		new_pmd = pmd_mkinvalid(*pmd);
-	} else {
-		/* Presume this has been called with clear==true previously */
-		new_pmd = __pmd(*old);
-	}
-	set_pmd(pmd, new_pmd);
+	return kmmio_find_page(addr & PAGE_MASK, PG_LEVEL_4K) ?:
+	       kmmio_find_page(addr & PMD_MASK, PG_LEVEL_2M);
 }
 
-static void clear_pte_presence(pte_t *pte, bool clear, pteval_t *old)
+/* The physical address of @addr, which lies in @f. */
+static phys_addr_t kmmio_phys(struct kmmio_fault_page *f, unsigned long addr)
 {
-	pteval_t v = pte_val(*pte);
-	if (clear) {
-		*old = v;
-		/* Nothing should care about address */
+	if (f->level == PG_LEVEL_2M)
+		return ((phys_addr_t)pmd_pfn(__pmd(f->old_presence)) << PAGE_SHIFT) +
+		       (addr & ~PMD_MASK);
+	return ((phys_addr_t)pte_pfn(__pte(f->old_presence)) << PAGE_SHIFT) +
+	       (addr & ~PAGE_MASK);
+}
+
+/* Call with kmmio_pte_lock held. */
+static void kmmio_set_presence(struct kmmio_fault_page *f, bool present)
+{
+	unsigned int l;
+	pte_t *pte = lookup_address(f->addr, &l);
+
+	if (l == PG_LEVEL_2M) {
+		pmd_t *pmd = (pmd_t *)pte;
+
+		set_pmd(pmd, present ? __pmd(f->old_presence) :
+				       pmd_mkinvalid(*pmd));
+	} else if (present) {
+		set_pte_atomic(pte, __pte(f->old_presence));
+	} else {
 		pte_clear(&init_mm, 0, pte);
-	} else {
-		/* Presume this has been called with clear==true previously */
-		set_pte_atomic(pte, __pte(*old));
+	}
+	f->armed = !present;
+}
+
+static void kmmio_count_fallback(const u8 *buf, int len)
+{
+	struct kmmio_fallback_op *ops = *this_cpu_ptr(&kmmio_fallback_op);
+	u32 opcode = 0;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		opcode = opcode << 8 | (i < len ? buf[i] : 0);
+	for (i = 0; i < KMMIO_FALLBACK_OPS; i++) {
+		if (!ops[i].count)
+			ops[i].opcode = opcode;
+		if (ops[i].opcode == opcode) {
+			ops[i].count++;
+			return;
+		}
 	}
 }
 
-static int clear_page_presence(struct kmmio_fault_page *f, bool clear)
+/* Report an access at @addr to the probe that covers it, if any. */
+static void kmmio_report(struct pt_regs *regs, struct kmmio_fault_page *f,
+			 unsigned long addr, unsigned char opcode, int width,
+			 unsigned long value, u64 time)
 {
-	unsigned int level;
-	pte_t *pte = lookup_address(f->addr, &level);
+	struct kmmio_probe *p = get_kmmio_probe(addr);
+	struct kmmio_access a;
 
-	if (!pte) {
-		pr_err("no pte for addr 0x%08lx\n", f->addr);
-		return -1;
+	if (!p) {
+		this_cpu_inc(kmmio_stats.dropped);
+		return;
+	}
+	a = (struct kmmio_access) {
+		.addr = addr,
+		.phys = kmmio_phys(f, addr),
+		.value = value,
+		.ip = instruction_pointer(regs),
+		.time = time,
+		.pid = in_task() ? task_pid_nr(current) : 0,
+		.cpu = smp_processor_id(),
+		.opcode = opcode,
+		.width = width,
+	};
+	this_cpu_inc(kmmio_stats.traced);
+	if (p->handler)
+		p->handler(p, &a);
+}
+
+/* One access of @size bytes through the alias, as the instruction does. */
+static unsigned long kmmio_alias_read(const void *a, int size)
+{
+	const void __iomem *io = (__force const void __iomem *)a;
+
+	switch (size) {
+	case 1:
+		return __raw_readb(io);
+	case 2:
+		return __raw_readw(io);
+	case 4:
+		return __raw_readl(io);
+#ifdef CONFIG_64BIT
+	case 8:
+		return __raw_readq(io);
+#endif
+	}
+	return 0;
+}
+
+static void kmmio_alias_write(void *a, int size, unsigned long v)
+{
+	void __iomem *io = (__force void __iomem *)a;
+
+	switch (size) {
+	case 1:
+		__raw_writeb(v, io);
+		break;
+	case 2:
+		__raw_writew(v, io);
+		break;
+	case 4:
+		__raw_writel(v, io);
+		break;
+#ifdef CONFIG_64BIT
+	case 8:
+		__raw_writeq(v, io);
+		break;
+#endif
+	}
+}
+
+/* Where an operand of the instruction being emulated lives. */
+struct kmmio_operand {
+	unsigned long addr;		/* its virtual address */
+	void *alias;			/* NULL: not on an armed page */
+	struct kmmio_fault_page *f;	/* the armed page of addr */
+};
+
+/*
+ * Resolve the memory operand [@addr, @addr + @size).  On an armed page,
+ * the access goes through the alias of a probe that covers all of it.
+ * Returns false if the operand cannot be accessed by the emulator: it
+ * straddles an armed page and memory no probe covers.
+ */
+static bool kmmio_resolve(struct kmmio_operand *op, unsigned long addr,
+			  int size)
+{
+	struct kmmio_fault_page *first = get_kmmio_fault_page(addr);
+	struct kmmio_fault_page *last = first;
+	struct kmmio_probe *p;
+
+	if ((addr ^ (addr + size - 1)) & PAGE_MASK)
+		last = get_kmmio_fault_page(addr + size - 1);
+
+	op->addr = addr;
+	op->alias = NULL;
+	op->f = first ?: last;
+	if (!op->f)
+		return true;
+	p = get_kmmio_alias(addr, size, get_kmmio_probe(addr));
+	if (!p)
+		return false;
+	op->alias = p->alias->addr + (addr - p->page_start);
+	return true;
+}
+
+static int kmmio_operand_read(struct kmmio_operand *op, int size,
+			      unsigned long *val)
+{
+	*val = 0;
+	if (op->alias) {
+		*val = kmmio_alias_read(op->alias, size);
+		return 0;
+	}
+	return copy_from_kernel_nofault(val, (void *)op->addr, size);
+}
+
+static int kmmio_operand_write(struct kmmio_operand *op, int size,
+			       unsigned long val)
+{
+	if (op->alias) {
+		kmmio_alias_write(op->alias, size, val);
+		return 0;
+	}
+	return copy_to_kernel_nofault((void *)op->addr, &val, size);
+}
+
+/* Account and report an access done through the alias. */
+static void kmmio_done(struct pt_regs *regs, struct kmmio_operand *op,
+		       unsigned char opcode, int size, unsigned long val,
+		       u64 time)
+{
+	if (!op->alias)
+		return;
+	this_cpu_inc(kmmio_stats.emulated);
+	kmmio_report(regs, op->f, op->addr, opcode, size, val, time);
+}
+
+/*
+ * The general-purpose register in the ModRM reg field, as a pointer for
+ * insn_assign_reg(): without a REX prefix, byte registers 4-7 are AH, CH,
+ * DH and BH, the second byte of registers 0-3.
+ */
+static unsigned long *kmmio_modrm_reg(struct insn *insn, struct pt_regs *regs,
+				      int size)
+{
+	int reg = X86_MODRM_REG(insn->modrm.bytes[0]);
+
+	if (size == 1 && !insn->rex_prefix.nbytes && reg >= 4)
+		return (void *)regs + pt_regs_offset(regs, reg - 4) + 1;
+	return insn_get_modrm_reg_ptr(insn, regs);
+}
+
+static unsigned long kmmio_trunc(unsigned long v, int size)
+{
+	return size < sizeof(long) ? v & (BIT_ULL(size * 8) - 1) : v;
+}
+
+/* The instruction forms the emulator handles. */
+enum kmmio_form {
+	KMMIO_NONE,
+	KMMIO_READ,		/* MOV reg, mem: size bytes into the register */
+	KMMIO_READ_ZX,		/* MOVZX: zero-extended to the operand size */
+	KMMIO_READ_SX,		/* MOVSX, MOVSXD: sign-extended */
+	KMMIO_WRITE,		/* MOV mem, reg */
+	KMMIO_WRITE_IMM,	/* MOV mem, imm (REX.W: imm32 sign-extended) */
+	KMMIO_READ_MOFFS,	/* MOV AL/AX/EAX/RAX, moffs */
+	KMMIO_WRITE_MOFFS,	/* MOV moffs, AL/AX/EAX/RAX */
+	KMMIO_MOVS,		/* MOVS, also with REP */
+	KMMIO_STOS,		/* STOS, also with REP */
+};
+
+static enum kmmio_form kmmio_decode(struct insn *insn, int *size)
+{
+	switch (insn_decode_mmio(insn, size)) {
+	case INSN_MMIO_READ:
+		return KMMIO_READ;
+	case INSN_MMIO_READ_ZERO_EXTEND:
+		return KMMIO_READ_ZX;
+	case INSN_MMIO_READ_SIGN_EXTEND:
+		return KMMIO_READ_SX;
+	case INSN_MMIO_WRITE:
+		return KMMIO_WRITE;
+	case INSN_MMIO_WRITE_IMM:
+		return KMMIO_WRITE_IMM;
+	case INSN_MMIO_MOVS:
+		return KMMIO_MOVS;
+	default:
+		break;
 	}
 
-	switch (level) {
-	case PG_LEVEL_2M:
-		clear_pmd_presence((pmd_t *)pte, clear, &f->old_presence);
+	/* Forms insn_decode_mmio() does not know. */
+	switch (insn->opcode.bytes[0]) {
+	case 0x63: /* MOVSXD r64, m32; r32, m32 without REX.W */
+		if (!insn->x86_64)
+			return KMMIO_NONE;	/* ARPL */
+		*size = min_t(int, insn->opnd_bytes, 4);
+		return insn->opnd_bytes == 8 ? KMMIO_READ_SX : KMMIO_READ;
+	case 0xa0: /* MOV AL, moffs8 */
+	case 0xa1: /* MOV eAX, moffs */
+		*size = insn->opcode.bytes[0] == 0xa0 ? 1 : insn->opnd_bytes;
+		return KMMIO_READ_MOFFS;
+	case 0xa2: /* MOV moffs8, AL */
+	case 0xa3: /* MOV moffs, eAX */
+		*size = insn->opcode.bytes[0] == 0xa2 ? 1 : insn->opnd_bytes;
+		return KMMIO_WRITE_MOFFS;
+	case 0xaa: /* STOS m8 */
+	case 0xab: /* STOS m16/m32/m64 */
+		*size = insn->opcode.bytes[0] == 0xaa ? 1 : insn->opnd_bytes;
+		return KMMIO_STOS;
+	}
+	return KMMIO_NONE;
+}
+
+/*
+ * An FS or GS segment override: the operand is not at the address in the
+ * register (the other segments have base 0 in 64-bit mode).
+ */
+static bool kmmio_seg_override(struct insn *insn)
+{
+	insn_byte_t prefix;
+
+	for_each_insn_prefix(insn, prefix) {
+		if (prefix == 0x64 || prefix == 0x65)
+			return true;
+	}
+	return !IS_ENABLED(CONFIG_64BIT);
+}
+
+/*
+ * One iteration of MOVS or STOS.  With REP, the instruction pointer stays
+ * on the instruction until the count runs out: the CPU executes the
+ * iterations that touch no armed page itself and faults again on the
+ * next one that does.
+ */
+static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
+				enum kmmio_form form, int size)
+{
+	struct kmmio_operand src = {}, dst;
+	unsigned long val, step;
+	bool rep = insn_has_rep_prefix(insn);
+	u64 time;
+
+	/* 32-bit addressing or a segment override: leave it to the CPU. */
+	if (insn->addr_bytes != sizeof(long) || kmmio_seg_override(insn))
+		return -EINVAL;
+	if (rep && !regs->cx)
+		goto done;
+
+	if (!kmmio_resolve(&dst, regs->di, size))
+		return -EINVAL;
+	if (form == KMMIO_MOVS) {
+		if (!kmmio_resolve(&src, regs->si, size))
+			return -EINVAL;
+		if (!src.alias && !dst.alias)
+			return -EAGAIN;
+		if (kmmio_operand_read(&src, size, &val))
+			return -EFAULT;
+		time = local_clock();
+		kmmio_done(regs, &src, MMIO_READ, size, val, time);
+	} else {
+		if (!dst.alias)
+			return -EAGAIN;
+		val = kmmio_trunc(regs->ax, size);
+	}
+	/* The destination is MMIO, or memory that takes a write. */
+	if (kmmio_operand_write(&dst, size, val))
+		return -EFAULT;
+	time = local_clock();
+	kmmio_done(regs, &dst, MMIO_WRITE, size, val, time);
+
+	step = regs->flags & X86_EFLAGS_DF ? -size : size;
+	regs->di += step;
+	if (form == KMMIO_MOVS)
+		regs->si += step;
+	if (rep && --regs->cx)
+		return 0;
+done:
+	regs->ip += insn->length;
+	return 0;
+}
+
+/**
+ * kmmio_emulate_insn() - Emulate an instruction that accesses a traced page
+ * @regs:	the register state at the instruction, updated as the CPU would
+ * @insn:	the decoded instruction
+ *
+ * Performs the instruction's memory access through the alias of the probe
+ * that covers it, writes the result into the destination register,
+ * advances @regs->ip and reports the access.  RFLAGS are not changed: no
+ * form handled here changes them.
+ *
+ * Context: IRQs off, RCU read lock held.
+ * Return: 0 when emulated, -EAGAIN when the operand is not on an armed page
+ * (any more): execute the instruction again; other errors when the form or
+ * the operand cannot be emulated.
+ */
+VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn)
+{
+	enum kmmio_form form;
+	struct kmmio_operand op;
+	unsigned long addr, val, *reg = NULL;
+	bool write;
+	int size;
+	u64 time;
+
+	lockdep_assert_irqs_disabled();
+
+	form = kmmio_decode(insn, &size);
+	switch (form) {
+	case KMMIO_NONE:
+		return -EOPNOTSUPP;
+	case KMMIO_MOVS:
+	case KMMIO_STOS:
+		return kmmio_emulate_string(regs, insn, form, size);
+	case KMMIO_READ_MOFFS:
+	case KMMIO_WRITE_MOFFS:
+		if (insn->addr_bytes != sizeof(long) || kmmio_seg_override(insn))
+			return -EINVAL;
+		addr = (u32)insn->moffset1.value;
+#ifdef CONFIG_64BIT
+		addr |= (unsigned long)insn->moffset2.value << 32;
+#endif
+		reg = &regs->ax;
 		break;
-	case PG_LEVEL_4K:
-		clear_pte_presence(pte, clear, &f->old_presence);
+	case KMMIO_WRITE_IMM:
+		addr = (unsigned long)insn_get_addr_ref(insn, regs);
 		break;
 	default:
-		pr_err("unexpected page level 0x%x.\n", level);
-		return -1;
+		addr = (unsigned long)insn_get_addr_ref(insn, regs);
+		/* The register of MOVZX and MOVSX is wider than the memory. */
+		reg = kmmio_modrm_reg(insn, regs,
+				      form == KMMIO_READ_ZX || form == KMMIO_READ_SX ?
+				      insn->opnd_bytes : size);
+		if (!reg)
+			return -EINVAL;
+		break;
 	}
+	if (addr == -1L || size < 1 || size > sizeof(long))
+		return -EINVAL;
 
-	flush_tlb_one_kernel(f->addr);
+	if (!kmmio_resolve(&op, addr, size))
+		return -EINVAL;
+	if (!op.alias)
+		return -EAGAIN;
+
+	switch (form) {
+	case KMMIO_WRITE:
+	case KMMIO_WRITE_MOFFS:
+		val = 0;
+		memcpy(&val, reg, size);
+		kmmio_alias_write(op.alias, size, val);
+		break;
+	case KMMIO_WRITE_IMM:
+		val = kmmio_trunc((long)insn->immediate.value, size);
+		kmmio_alias_write(op.alias, size, val);
+		break;
+	default:
+		val = kmmio_alias_read(op.alias, size);
+		break;
+	}
+	time = local_clock();
+
+	switch (form) {
+	case KMMIO_READ:
+	case KMMIO_READ_MOFFS:
+		insn_assign_reg(reg, val, size);
+		break;
+	case KMMIO_READ_ZX:
+		insn_assign_reg(reg, val, insn->opnd_bytes);
+		break;
+	case KMMIO_READ_SX:
+		insn_assign_reg(reg, sign_extend64(val, size * 8 - 1),
+				insn->opnd_bytes);
+		break;
+	default:
+		break;
+	}
+	regs->ip += insn->length;
+
+	write = form == KMMIO_WRITE || form == KMMIO_WRITE_IMM ||
+		form == KMMIO_WRITE_MOFFS;
+	kmmio_done(regs, &op, write ? MMIO_WRITE : MMIO_READ, size, val, time);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(kmmio_emulate_insn);
+
+/*
+ * Decoded instructions, per CPU, by address: a driver accesses its
+ * registers from a few places over and over.  An entry is used only if
+ * the instruction bytes are still the same.  IRQs are off in the fault
+ * handler; an NMI, which could interrupt an update, does not use it.
+ */
+#define KMMIO_DECODED_BITS	3
+
+struct kmmio_decoded {
+	unsigned long ip;
+	int len;
+	u8 bytes[MAX_INSN_SIZE];
+	struct insn insn;
+};
+
+static DEFINE_PER_CPU(struct kmmio_decoded [1 << KMMIO_DECODED_BITS],
+		      kmmio_decoded);
+
+/* Decode the @len bytes at @buf, fetched from @ip, into @insn. */
+static int kmmio_decode_at(unsigned long ip, const u8 *buf, int len,
+			   struct insn *insn)
+{
+	struct kmmio_decoded *d;
+
+	if (in_nmi())
+		return insn_decode(insn, buf, len, INSN_MODE_KERN);
+
+	d = *this_cpu_ptr(&kmmio_decoded) + hash_long(ip, KMMIO_DECODED_BITS);
+	if (d->ip == ip && d->len == len && !memcmp(d->bytes, buf, len)) {
+		/* All fields are decoded; point the copy at @buf anyway. */
+		*insn = d->insn;
+		insn->kaddr = buf;
+		insn->end_kaddr = buf + len;
+		insn->next_byte = buf + insn->length;
+		return 0;
+	}
+	if (insn_decode(insn, buf, len, INSN_MODE_KERN))
+		return -EINVAL;
+	d->ip = ip;
+	d->len = len;
+	memcpy(d->bytes, buf, len);
+	d->insn = *insn;
+	return 0;
+}
+
+static int kmmio_fetch(unsigned long ip, u8 *buf)
+{
+	int len = MAX_INSN_SIZE;
+
+	if (!copy_from_kernel_nofault(buf, (void *)ip, len))
+		return len;
+	/* The instruction may end right before an unmapped page. */
+	len = min_t(int, len, PAGE_SIZE - offset_in_page(ip));
+	if (!copy_from_kernel_nofault(buf, (void *)ip, len))
+		return len;
 	return 0;
 }
 
 /*
- * Mark the given page as not present. Access to it will trigger a fault.
- *
- * Struct kmmio_fault_page is protected by RCU and kmmio_lock, but the
- * protection is ignored here. RCU read lock is assumed held, so the struct
- * will not disappear unexpectedly. Furthermore, the caller must guarantee,
- * that double arming the same virtual address (page) cannot occur.
- *
- * Double disarming on the other hand is allowed, and may occur when a fault
- * and mmiotrace shutdown happen simultaneously.
+ * The access at @addr cannot be emulated: report it as unknown with its
+ * first instruction bytes, then single-step it or refuse it.  A CPU steps
+ * one instruction at a time: an access from an interrupt taken while it
+ * steps is refused.  Returns 2, with the RCU read lock held until
+ * post_kmmio_handler(), when it single-steps; 1 otherwise.
  */
-static int arm_kmmio_fault_page(struct kmmio_fault_page *f)
+static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
+				 struct kmmio_fault_page *f, const u8 *buf,
+				 int len)
 {
-	int ret;
-	WARN_ONCE(f->armed, KERN_ERR pr_fmt("kmmio page already armed.\n"));
+	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
+	unsigned long value = 0;
+	bool step = false, refuse = false;
+	int i;
+
+	arch_spin_lock(&kmmio_pte_lock);
 	if (f->armed) {
-		pr_warn("double-arm: addr 0x%08lx, ref %d, old %d\n",
-			f->addr, f->count, !!f->old_presence);
+		kmmio_set_presence(f, true);
+		if (READ_ONCE(kmmio_fallback_policy) == KMMIO_FALLBACK_REFUSE ||
+		    ctx->active) {
+			f->refused = true;
+			refuse = true;
+		} else {
+			step = true;
+		}
 	}
-	ret = clear_page_presence(f, true);
-	WARN_ONCE(ret < 0, KERN_ERR pr_fmt("arming at 0x%08lx failed.\n"),
-		  f->addr);
-	f->armed = true;
-	return ret;
-}
+	arch_spin_unlock(&kmmio_pte_lock);
+	flush_tlb_one_kernel(f->addr);
 
-/** Restore the given page to saved presence state. */
-static void disarm_kmmio_fault_page(struct kmmio_fault_page *f)
-{
-	int ret = clear_page_presence(f, false);
-	WARN_ONCE(ret < 0,
-			KERN_ERR "kmmio disarming at 0x%08lx failed.\n", f->addr);
-	f->armed = false;
+	/* Disarmed meanwhile: execute the access again. */
+	if (!step && !refuse)
+		return 1;
+
+	for (i = 0; i < 3; i++)
+		value = value << 8 | (i < len ? buf[i] : 0);
+	kmmio_count_fallback(buf, len);
+	kmmio_report(regs, f, addr, MMIO_UNKNOWN_OP, 0, value, local_clock());
+
+	if (refuse) {
+		this_cpu_inc(kmmio_stats.refused);
+		pr_warn_ratelimited("%pS: not emulated (%*ph), page 0x%lx no longer traced\n",
+				    (void *)regs->ip, len, buf, f->addr);
+		return 1;
+	}
+
+	this_cpu_inc(kmmio_stats.stepped);
+	ctx->active++;
+	ctx->fpage = f;
+	ctx->addr = f->addr;
+	ctx->saved_flags = regs->flags & X86_EFLAGS_TF;
+
+	/*
+	 * Single-step with the interrupt flag as it is.  Clearing it here
+	 * and setting it again from the #DB handler, whose exit restores
+	 * lockdep's view of the interrupt state from its entry, would leave
+	 * lockdep believing interrupts are off.  An interrupt taken before
+	 * the stepped instruction runs without preemption (the RCU-sched
+	 * read lock) and sees this page present; its accesses to other
+	 * armed pages are emulated.
+	 */
+	regs->flags |= X86_EFLAGS_TF;
+	return 2;
 }
 
 /*
- * This is being called from do_page_fault().
+ * Called from the page fault handler for a kernel fault when a probe is
+ * registered (is_kmmio_active()).
  *
- * We may be in an interrupt or a critical section. Also prefecthing may
- * trigger a page fault. We may be in the middle of process switch.
- * We cannot take any locks, because we could be executing especially
- * within a kmmio critical section.
+ * Context: IRQs off (the fault entry disabled them), do not enable them
+ * and do not sleep.  We may be in an interrupt, in a critical section or
+ * in the middle of a process switch.  Another CPU may be registering or
+ * removing probes meanwhile.
  *
- * Local interrupts are disabled, so preemption cannot happen.
- * Do not enable interrupts, do not sleep, and watch out for other CPUs.
- */
-/*
- * Interrupts are disabled on entry as trap3 is an interrupt gate
- * and they remain disabled throughout this function.
+ * Return: 1 if the fault was a traced access and has been handled, 0 if
+ * it is somebody else's.
  */
 int kmmio_handler(struct pt_regs *regs, unsigned long addr)
 {
 	struct kmmio_context *ctx;
-	struct kmmio_fault_page *faultpage;
-	int ret = 0; /* default to fault not handled */
-	unsigned long page_base = addr;
-	unsigned int l;
-	pte_t *pte = lookup_address(addr, &l);
-	if (!pte)
-		return -EINVAL;
-	page_base &= page_level_mask(l);
+	struct kmmio_fault_page *f;
+	u8 buf[MAX_INSN_SIZE];
+	struct insn insn;
+	int ret = 0, len;
+
+	lockdep_assert_irqs_disabled();
+
+	if (user_mode(regs))
+		return 0;
 
 	/*
-	 * Hold the RCU read lock over single stepping to avoid looking
-	 * up the probe and kmmio_fault_page again. The rcu_read_lock_sched()
-	 * also disables preemption and prevents process switch during
-	 * the single stepping. We can only handle one active kmmio trace
-	 * per cpu, so ensure that we finish it before something else
-	 * gets to run.
+	 * The RCU read lock keeps the page record and the alias alive; in
+	 * the single-step fallback it is held until post_kmmio_handler().
 	 */
 	rcu_read_lock_sched_notrace();
 
-	faultpage = get_kmmio_fault_page(page_base);
-	if (!faultpage) {
-		/*
-		 * Either this page fault is not caused by kmmio, or
-		 * another CPU just pulled the kmmio probe from under
-		 * our feet. The latter case should not be possible.
-		 */
-		goto no_kmmio;
-	}
+	f = get_kmmio_fault_page(addr);
+	if (!f)
+		goto out;
 
 	ctx = this_cpu_ptr(&kmmio_ctx);
-	if (ctx->active) {
-		if (page_base == ctx->addr) {
-			/*
-			 * A second fault on the same page means some other
-			 * condition needs handling by do_page_fault(), the
-			 * page really not being present is the most common.
-			 */
-			pr_debug("secondary hit for 0x%08lx CPU %d.\n",
-				 addr, smp_processor_id());
-
-			if (!faultpage->old_presence)
-				pr_info("unexpected secondary hit for address 0x%08lx on CPU %d.\n",
-					addr, smp_processor_id());
-		} else {
-			/*
-			 * Prevent overwriting already in-flight context.
-			 * This should not happen, let's hope disarming at
-			 * least prevents a panic.
-			 */
-			pr_emerg("recursive probe hit on CPU %d, for address 0x%08lx. Ignoring.\n",
-				 smp_processor_id(), addr);
-			pr_emerg("previous hit was at 0x%08lx.\n", ctx->addr);
-			disarm_kmmio_fault_page(faultpage);
-		}
-		goto no_kmmio;
+	if (ctx->active && ctx->addr == f->addr) {
+		/*
+		 * A fault on the page this CPU single-steps an access to,
+		 * present now: the instruction faults for another reason
+		 * than tracing.  Let do_page_fault() have it.
+		 */
+		pr_debug("fault at 0x%08lx while single-stepping 0x%08lx on CPU %d\n",
+			 addr, ctx->addr, smp_processor_id());
+		goto out;
 	}
-	ctx->active++;
 
-	ctx->fpage = faultpage;
-	ctx->probe = get_kmmio_probe(addr);
-	ctx->saved_flags = (regs->flags & (X86_EFLAGS_TF | X86_EFLAGS_IF));
-	ctx->addr = page_base;
+	if (!READ_ONCE(f->armed)) {
+		/*
+		 * Disarmed meanwhile: by the removal of its last probe, or
+		 * for another CPU's single step.  Execute the access again.
+		 */
+		flush_tlb_one_kernel(addr);
+		ret = 1;
+		goto out;
+	}
 
-	if (ctx->probe && ctx->probe->pre_handler)
-		ctx->probe->pre_handler(ctx->probe, regs, addr);
+	len = kmmio_fetch(regs->ip, buf);
+	if (len && !kmmio_decode_at(regs->ip, buf, len, &insn)) {
+		switch (kmmio_emulate_insn(regs, &insn)) {
+		case 0:
+			ret = 1;
+			goto out;
+		case -EAGAIN:
+			/*
+			 * The operand is on no armed page: the page was
+			 * disarmed meanwhile, or the decoded operand is not
+			 * what faulted (step that).
+			 */
+			if (!READ_ONCE(f->armed)) {
+				ret = 1;
+				goto out;
+			}
+			break;
+		default:
+			break;
+		}
+	}
 
-	/*
-	 * Enable single-stepping and disable interrupts for the faulting
-	 * context. Local interrupts must not get enabled during stepping.
-	 */
-	regs->flags |= X86_EFLAGS_TF;
-	regs->flags &= ~X86_EFLAGS_IF;
-
-	/* Now we set present bit in PTE and single step. */
-	disarm_kmmio_fault_page(ctx->fpage);
-
-	/*
-	 * If another cpu accesses the same page while we are stepping,
-	 * the access will not be caught. It will simply succeed and the
-	 * only downside is we lose the event. If this becomes a problem,
-	 * the user should drop to single cpu before tracing.
-	 */
-
-	return 1; /* fault handled */
-
-no_kmmio:
+	ret = kmmio_fallback_access(regs, addr, f, buf, len);
+	if (ret == 2)
+		return 1;	/* RCU read lock held until the #DB */
+out:
 	rcu_read_unlock_sched_notrace();
 	return ret;
 }
 
 /*
- * Interrupts are disabled on entry as trap1 is an interrupt gate
- * and they remain disabled throughout this function.
- * This must always get called as the pair to kmmio_handler().
+ * The #DB after a single-step fallback: arm the page again and restore
+ * the flags.  Interrupts are disabled on entry as trap1 is an interrupt
+ * gate and they remain disabled throughout this function.
  */
 static int post_kmmio_handler(unsigned long condition, struct pt_regs *regs)
 {
-	int ret = 0;
 	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
+	struct kmmio_fault_page *f;
+	int ret = 0;
 
 	/*
 	 * The die notifier stays registered from boot on, so every
@@ -344,14 +897,14 @@ static int post_kmmio_handler(unsigned long condition, struct pt_regs *regs)
 	if (!ctx->active)
 		goto out;
 
-	if (ctx->probe && ctx->probe->post_handler)
-		ctx->probe->post_handler(ctx->probe, condition, regs);
-
-	/* Prevent racing against release_kmmio_fault_page(). */
-	arch_spin_lock(&kmmio_lock);
-	if (ctx->fpage->count)
-		arm_kmmio_fault_page(ctx->fpage);
-	arch_spin_unlock(&kmmio_lock);
+	f = ctx->fpage;
+	arch_spin_lock(&kmmio_pte_lock);
+	if (f->count && !f->armed && !f->refused)
+		kmmio_set_presence(f, false);
+	arch_spin_unlock(&kmmio_pte_lock);
+	flush_tlb_one_kernel(f->addr);
+	/* Other CPUs may have cached the page meanwhile. */
+	irq_work_queue(&kmmio_flush_irq_work);
 
 	regs->flags &= ~X86_EFLAGS_TF;
 	regs->flags |= ctx->saved_flags;
@@ -372,218 +925,525 @@ out:
 	return ret;
 }
 
-/* You must be holding kmmio_lock. */
-static int add_kmmio_fault_page(unsigned long addr)
+/*
+ * Call @fn on each page of [@start, @end), stepping by the size of the
+ * mapping (4K or 2M) at each address.  Stops at the first error.
+ */
+static int kmmio_for_each_page(unsigned long start, unsigned long end,
+			       int (*fn)(unsigned long page, unsigned int level,
+					 void *data),
+			       void *data)
 {
-	struct kmmio_fault_page *f;
+	unsigned long addr = start;
+	unsigned int level;
+	int ret;
 
-	f = get_kmmio_fault_page(addr);
-	if (f) {
-		if (!f->count)
-			arm_kmmio_fault_page(f);
-		f->count++;
-		return 0;
+	while (addr < end) {
+		if (!lookup_address(addr, &level))
+			return -EINVAL;
+		addr &= page_level_mask(level);
+		ret = fn(addr, level, data);
+		if (ret)
+			return ret;
+		addr += page_level_size(level);
 	}
-
-	f = kzalloc_obj(*f, GFP_ATOMIC);
-	if (!f)
-		return -1;
-
-	f->count = 1;
-	f->addr = addr;
-
-	if (arm_kmmio_fault_page(f)) {
-		kfree(f);
-		return -1;
-	}
-
-	list_add_rcu(&f->list, kmmio_page_list(f->addr));
-
 	return 0;
 }
 
-/* You must be holding kmmio_lock. */
-static void release_kmmio_fault_page(unsigned long addr,
-				struct kmmio_fault_page **release_list)
+static int kmmio_check_page(unsigned long page, unsigned int level,
+			    void *data)
 {
-	struct kmmio_fault_page *f;
+	struct kmmio_probe *p = data;
+	struct kmmio_fault_page *f = get_kmmio_fault_page(page);
+	pte_t *pte = lookup_address(page, &level);
 
-	f = get_kmmio_fault_page(addr);
-	if (!f)
-		return;
-
-	f->count--;
-	BUG_ON(f->count < 0);
-	if (!f->count) {
-		disarm_kmmio_fault_page(f);
-		if (!f->scheduled_for_release) {
-			f->release_next = *release_list;
-			*release_list = f;
-			f->scheduled_for_release = true;
-		}
+	if (level != PG_LEVEL_4K && level != PG_LEVEL_2M) {
+		pr_err("0x%lx: only 4K and 2M mappings can be traced\n", page);
+		return -EOPNOTSUPP;
 	}
+	if (!f && !pte_present(*pte)) {
+		pr_err("0x%lx: not mapped\n", page);
+		return -EINVAL;
+	}
+	if (page < p->page_start)
+		p->page_start = page;
+	p->page_end = page + page_level_size(level);
+	return 0;
+}
+
+struct kmmio_alias_ctx {
+	struct kmmio_probe *probe;
+	unsigned long alias;
+};
+
+/* Map the 4K pages of @page, as it was before arming, into the alias. */
+static int kmmio_map_alias(unsigned long page, unsigned int level, void *data)
+{
+	struct kmmio_alias_ctx *ac = data;
+	struct kmmio_fault_page *f = get_kmmio_fault_page(page);
+	pte_t *pte = lookup_address(page, &level);
+	unsigned long size = page_level_size(level);
+	unsigned long va = ac->alias + (page - ac->probe->page_start);
+	pteval_t v = f ? f->old_presence : pte_val(*pte);
+	phys_addr_t phys;
+	pgprot_t prot;
+
+	if (level == PG_LEVEL_2M) {
+		phys = (phys_addr_t)pmd_pfn(__pmd(v)) << PAGE_SHIFT;
+		prot = pgprot_large_2_4k(pmd_pgprot(__pmd(v)));
+		pgprot_val(prot) &= ~_PAGE_PSE;
+	} else {
+		phys = (phys_addr_t)pte_pfn(__pte(v)) << PAGE_SHIFT;
+		prot = pte_pgprot(__pte(v));
+	}
+	return vmap_page_range(va, va + size, phys, prot);
 }
 
 /*
- * With page-unaligned ioremaps, one or two armed pages may contain
- * addresses from outside the intended mapping. Events for these addresses
- * are currently silently dropped. The events may result only from programming
- * mistakes by accessing addresses before the beginning or past the end of a
- * mapping.
+ * The alias: a second mapping of the probe's pages with the same cache
+ * mode (the page protection bits of the mapping being traced), for the
+ * emulator's accesses.
+ */
+static int kmmio_alias_create(struct kmmio_probe *p)
+{
+	struct kmmio_alias_ctx ac = { .probe = p };
+	int ret;
+
+	p->alias = get_vm_area_caller(p->page_end - p->page_start, VM_IOREMAP,
+				      __builtin_return_address(0));
+	if (!p->alias)
+		return -ENOMEM;
+	ac.alias = (unsigned long)p->alias->addr;
+	ret = kmmio_for_each_page(p->page_start, p->page_end, kmmio_map_alias,
+				  &ac);
+	if (ret) {
+		free_vm_area(p->alias);
+		p->alias = NULL;
+	}
+	return ret;
+}
+
+/*
+ * Take a reference on the page at @page, arming it if it is new.  *@data
+ * is the end of the pages done so far.
+ */
+static int add_kmmio_fault_page(unsigned long page, unsigned int level,
+				void *data)
+{
+	struct kmmio_fault_page *f = get_kmmio_fault_page(page);
+	unsigned long *done = data;
+	unsigned long flags;
+	pte_t *pte;
+
+	if (!f) {
+		f = kzalloc_obj(*f, GFP_KERNEL);
+		if (!f)
+			return -ENOMEM;
+		pte = lookup_address(page, &level);
+		f->addr = page;
+		f->level = level;
+		f->old_presence = pte_val(*pte);
+		list_add_rcu(&f->list, kmmio_page_list(page));
+	}
+
+	local_irq_save(flags);
+	arch_spin_lock(&kmmio_pte_lock);
+	if (!f->count++ && !f->refused)
+		kmmio_set_presence(f, false);
+	arch_spin_unlock(&kmmio_pte_lock);
+	local_irq_restore(flags);
+	*done = page + page_level_size(level);
+	return 0;
+}
+
+/*
+ * Drop a reference on the page at @page; the last one disarms it and
+ * queues the record on the list at @data.  The record stays in the table
+ * for now: a fault taken before the page was disarmed must still find
+ * it (a not-present fault on a kernel address no one claims is fatal).
+ */
+static int release_kmmio_fault_page(unsigned long page, unsigned int level,
+				    void *data)
+{
+	struct kmmio_fault_page **release_list = data;
+	struct kmmio_fault_page *f = get_kmmio_fault_page(page);
+	unsigned long flags;
+	bool last;
+
+	if (WARN_ON_ONCE(!f || !f->count))
+		return 0;
+
+	local_irq_save(flags);
+	arch_spin_lock(&kmmio_pte_lock);
+	last = !--f->count;
+	if (last && f->armed)
+		kmmio_set_presence(f, true);
+	arch_spin_unlock(&kmmio_pte_lock);
+	local_irq_restore(flags);
+
+	if (last) {
+		f->release_next = *release_list;
+		*release_list = f;
+	}
+	return 0;
+}
+
+/*
+ * Free the records of disarmed pages.  Call with kmmio_mutex held, after
+ * a grace period since they were disarmed: the faults on them that were
+ * in flight then have found them disarmed and retried.
+ */
+static void kmmio_free_pages(struct kmmio_fault_page *release_list)
+{
+	struct kmmio_fault_page *f;
+
+	lockdep_assert_held(&kmmio_mutex);
+	if (!release_list)
+		return;
+	for (f = release_list; f; f = f->release_next)
+		list_del_rcu(&f->list);
+	synchronize_rcu();
+	while (release_list) {
+		f = release_list->release_next;
+		kfree(release_list);
+		release_list = f;
+	}
+}
+
+/**
+ * register_kmmio_probe() - Start tracing accesses to a range of memory
+ * @p: the probe: @p->addr, @p->len and @p->handler set, the rest zeroed
+ *
+ * Arms every page of the range, mapped with 4K or 2M pages.  When this
+ * returns, every access to the range on any CPU is reported to
+ * @p->handler.  Accesses to the rest of the pages the range shares with
+ * memory outside it are performed and counted, not reported.  A range
+ * may share pages with other probes, but not start inside one.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -EEXIST if @p->addr is in another probe's range, -EINVAL
+ * if the range is not mapped, -EOPNOTSUPP if it is mapped with 1G pages,
+ * -ENOMEM.
  */
 int register_kmmio_probe(struct kmmio_probe *p)
 {
-	unsigned long flags;
-	int ret = 0;
-	unsigned long size = 0;
-	unsigned long addr = p->addr & PAGE_MASK;
-	const unsigned long size_lim = p->len + (p->addr & ~PAGE_MASK);
-	unsigned int l;
-	pte_t *pte;
+	struct kmmio_fault_page *release_list = NULL;
+	unsigned long done;
+	int ret;
 
-	local_irq_save(flags);
-	arch_spin_lock(&kmmio_lock);
-	if (get_kmmio_probe(addr)) {
+	might_sleep();
+	if (!p->len || p->addr + p->len < p->addr)
+		return -EINVAL;
+
+	/* Before the first page is armed: the fault path must see it. */
+	static_branch_inc(&kmmio_armed);
+	mutex_lock(&kmmio_mutex);
+	if (get_kmmio_probe(p->addr)) {
 		ret = -EEXIST;
 		goto out;
 	}
 
-	pte = lookup_address(addr, &l);
-	if (!pte) {
-		ret = -EINVAL;
+	p->page_start = ULONG_MAX;
+	ret = kmmio_for_each_page(p->addr, p->addr + p->len, kmmio_check_page,
+				  p);
+	if (ret)
 		goto out;
-	}
+	ret = kmmio_alias_create(p);
+	if (ret)
+		goto out;
 
-	kmmio_count++;
+	/* Before the pages: a fault on them needs the alias. */
 	list_add_rcu(&p->list, &kmmio_probes);
-	while (size < size_lim) {
-		if (add_kmmio_fault_page(addr + size))
-			pr_err("Unable to set page fault.\n");
-		size += page_level_size(l);
+	done = p->page_start;
+	ret = kmmio_for_each_page(p->page_start, p->page_end,
+				  add_kmmio_fault_page, &done);
+	if (ret) {
+		kmmio_for_each_page(p->page_start, done,
+				    release_kmmio_fault_page, &release_list);
+		list_del_rcu(&p->list);
+		synchronize_rcu();
+		kmmio_free_pages(release_list);
 	}
 out:
-	arch_spin_unlock(&kmmio_lock);
-	local_irq_restore(flags);
+	mutex_unlock(&kmmio_mutex);
 
-	/*
-	 * XXX: What should I do here?
-	 * Here was a call to global_flush_tlb(), but it does not exist
-	 * anymore. It seems it's not needed after all.
-	 */
-	return ret;
+	if (ret) {
+		if (p->alias)
+			free_vm_area(p->alias);
+		p->alias = NULL;
+		static_branch_dec(&kmmio_armed);
+		return ret;
+	}
+
+	/* Until now, other CPUs may have used the page through their TLB. */
+	flush_tlb_kernel_range(p->page_start, p->page_end);
+	return 0;
 }
 EXPORT_SYMBOL(register_kmmio_probe);
 
-static void rcu_free_kmmio_fault_pages(struct rcu_head *head)
-{
-	struct kmmio_delayed_release *dr = container_of(
-						head,
-						struct kmmio_delayed_release,
-						rcu);
-	struct kmmio_fault_page *f = dr->release_list;
-	while (f) {
-		struct kmmio_fault_page *next = f->release_next;
-		BUG_ON(f->count);
-		kfree(f);
-		f = next;
-	}
-	kfree(dr);
-}
-
-static void remove_kmmio_fault_pages(struct rcu_head *head)
-{
-	struct kmmio_delayed_release *dr =
-		container_of(head, struct kmmio_delayed_release, rcu);
-	struct kmmio_fault_page *f = dr->release_list;
-	struct kmmio_fault_page **prevp = &dr->release_list;
-	unsigned long flags;
-
-	local_irq_save(flags);
-	arch_spin_lock(&kmmio_lock);
-	while (f) {
-		if (!f->count) {
-			list_del_rcu(&f->list);
-			prevp = &f->release_next;
-		} else {
-			*prevp = f->release_next;
-			f->release_next = NULL;
-			f->scheduled_for_release = false;
-		}
-		f = *prevp;
-	}
-	arch_spin_unlock(&kmmio_lock);
-	local_irq_restore(flags);
-
-	/* This is the real RCU destroy call. */
-	call_rcu(&dr->rcu, rcu_free_kmmio_fault_pages);
-}
-
-/*
- * Remove a kmmio probe. You have to synchronize_rcu() before you can be
- * sure that the callbacks will not be called anymore. Only after that
- * you may actually release your struct kmmio_probe.
+/**
+ * unregister_kmmio_probe() - Stop tracing a range
+ * @p: a probe registered with register_kmmio_probe()
  *
- * Unregistering a kmmio fault page has three steps:
- * 1. release_kmmio_fault_page()
- *    Disarm the page, wait a grace period to let all faults finish.
- * 2. remove_kmmio_fault_pages()
- *    Remove the pages from kmmio_page_table.
- * 3. rcu_free_kmmio_fault_pages()
- *    Actually free the kmmio_fault_page structs as with RCU.
+ * Disarms the pages no other probe covers and waits until no CPU runs
+ * @p->handler any more: when this returns, the handler is not called
+ * again and @p may be freed.
+ *
+ * Context: process context, may sleep.
  */
 void unregister_kmmio_probe(struct kmmio_probe *p)
 {
-	unsigned long flags;
-	unsigned long size = 0;
-	unsigned long addr = p->addr & PAGE_MASK;
-	const unsigned long size_lim = p->len + (p->addr & ~PAGE_MASK);
 	struct kmmio_fault_page *release_list = NULL;
-	struct kmmio_delayed_release *drelease;
-	unsigned int l;
-	pte_t *pte;
 
-	pte = lookup_address(addr, &l);
-	if (!pte)
-		return;
-
-	local_irq_save(flags);
-	arch_spin_lock(&kmmio_lock);
-	while (size < size_lim) {
-		release_kmmio_fault_page(addr + size, &release_list);
-		size += page_level_size(l);
-	}
+	might_sleep();
+	mutex_lock(&kmmio_mutex);
+	/*
+	 * Disarm the pages first: a fault on an armed page finds a probe
+	 * whose alias can perform it, or, once the probe is gone, a
+	 * disarmed page to retry on.
+	 */
+	kmmio_for_each_page(p->page_start, p->page_end,
+			    release_kmmio_fault_page, &release_list);
 	list_del_rcu(&p->list);
-	kmmio_count--;
-	arch_spin_unlock(&kmmio_lock);
-	local_irq_restore(flags);
-
-	if (!release_list)
-		return;
-
-	drelease = kmalloc_obj(*drelease, GFP_ATOMIC);
-	if (!drelease) {
-		pr_crit("leaking kmmio_fault_page objects.\n");
-		return;
-	}
-	drelease->release_list = release_list;
 
 	/*
-	 * This is not really RCU here. We have just disarmed a set of
-	 * pages so that they cannot trigger page faults anymore. However,
-	 * we cannot remove the pages from kmmio_page_table,
-	 * because a probe hit might be in flight on another CPU. The
-	 * pages are collected into a list, and they will be removed from
-	 * kmmio_page_table when it is certain that no probe hit related to
-	 * these pages can be in flight. RCU grace period sounds like a
-	 * good choice.
-	 *
-	 * If we removed the pages too early, kmmio page fault handler might
-	 * not find the respective kmmio_fault_page and determine it's not
-	 * a kmmio fault, when it actually is. This would lead to madness.
+	 * Wait for the faults in flight: they may still use the alias, call
+	 * the handler, or look the disarmed pages up.  Holding the mutex
+	 * keeps the released pages from being taken again meanwhile.
 	 */
-	call_rcu(&drelease->rcu, remove_kmmio_fault_pages);
+	synchronize_rcu();
+	kmmio_free_pages(release_list);
+	mutex_unlock(&kmmio_mutex);
+	free_vm_area(p->alias);
+	p->alias = NULL;
+	static_branch_dec(&kmmio_armed);
 }
 EXPORT_SYMBOL(unregister_kmmio_probe);
+
+/**
+ * kmmio_read_stats() - The accounting of one CPU
+ * @cpu: a possible CPU
+ * @stats: where to store its counters
+ *
+ * The counters only grow; sum them over the possible CPUs for a total.
+ */
+void kmmio_read_stats(int cpu, struct kmmio_stats *stats)
+{
+	const struct kmmio_stats *s = per_cpu_ptr(&kmmio_stats, cpu);
+
+	stats->traced = READ_ONCE(s->traced);
+	stats->emulated = READ_ONCE(s->emulated);
+	stats->stepped = READ_ONCE(s->stepped);
+	stats->refused = READ_ONCE(s->refused);
+	stats->dropped = READ_ONCE(s->dropped);
+}
+EXPORT_SYMBOL_GPL(kmmio_read_stats);
+
+/**
+ * kmmio_read_fallback_ops() - The forms one CPU did not emulate
+ * @cpu: a possible CPU
+ * @ops: array of @n entries to fill
+ * @n: its size
+ *
+ * Return: the number of entries filled, each an instruction's first three
+ * bytes and how many accesses by it fell back to single-stepping or were
+ * refused.  The first KMMIO_FALLBACK_OPS forms are told apart.
+ */
+int kmmio_read_fallback_ops(int cpu, struct kmmio_fallback_op *ops, int n)
+{
+	const struct kmmio_fallback_op *src = per_cpu(kmmio_fallback_op, cpu);
+	int i;
+
+	for (i = 0; i < min(n, KMMIO_FALLBACK_OPS); i++) {
+		ops[i].count = READ_ONCE(src[i].count);
+		if (!ops[i].count)
+			break;
+		ops[i].opcode = READ_ONCE(src[i].opcode);
+	}
+	return i;
+}
+EXPORT_SYMBOL_GPL(kmmio_read_fallback_ops);
+
+/*
+ * Mappings and the frontend.  ioremap() and iounmap() tell the core about
+ * every mapping; the core keeps them in kmmio_mappings, so that a
+ * frontend attaching later can trace what drivers mapped before it, and
+ * passes them on to the attached frontend.  kmmio_map_mutex serialises
+ * all of it: the frontend's callbacks never run concurrently, nor after
+ * it has detached.
+ */
+struct kmmio_map_entry {
+	struct list_head list;
+	struct kmmio_mapping m;
+};
+
+static DEFINE_MUTEX(kmmio_map_mutex);
+static LIST_HEAD(kmmio_mappings);
+static const struct kmmio_frontend *kmmio_fe;
+
+static void kmmio_fe_map_nop(const struct kmmio_mapping *m, bool existing)
+{
+}
+
+static void kmmio_fe_unmap_nop(const struct kmmio_mapping *m)
+{
+}
+
+DEFINE_STATIC_CALL(kmmio_fe_map, kmmio_fe_map_nop);
+DEFINE_STATIC_CALL(kmmio_fe_unmap, kmmio_fe_unmap_nop);
+
+/* The PCI device and BAR that hold @phys, with a reference, or NULL. */
+static struct pci_dev *kmmio_find_bar(resource_size_t phys, int *bar)
+{
+	struct pci_dev *pdev = NULL;
+	int i;
+
+	for_each_pci_dev(pdev) {
+		for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+			const struct resource *r = pci_resource_n(pdev, i);
+
+			if (resource_type(r) == IORESOURCE_MEM &&
+			    r->start <= phys && phys <= r->end) {
+				*bar = i;
+				return pdev;	/* keeps the reference */
+			}
+		}
+	}
+	*bar = -1;
+	return NULL;
+}
+
+void mmiotrace_ioremap(resource_size_t offset, unsigned long size,
+		       void __iomem *addr)
+{
+	struct kmmio_map_entry *e;
+
+	might_sleep();
+	e = kzalloc_obj(*e, GFP_KERNEL);
+	if (!e) {
+		pr_err("mapping 0x%llx not recorded: out of memory\n",
+		       (unsigned long long)offset);
+		return;
+	}
+	e->m.phys = offset;
+	e->m.size = size;
+	e->m.virt = addr;
+	e->m.pdev = kmmio_find_bar(offset, &e->m.bar);
+
+	mutex_lock(&kmmio_map_mutex);
+	list_add_tail(&e->list, &kmmio_mappings);
+	static_call(kmmio_fe_map)(&e->m, false);
+	mutex_unlock(&kmmio_map_mutex);
+}
+
+void mmiotrace_iounmap(const void __iomem *addr)
+{
+	struct kmmio_map_entry *e, *found = NULL;
+
+	might_sleep();
+	mutex_lock(&kmmio_map_mutex);
+	list_for_each_entry(e, &kmmio_mappings, list) {
+		if (e->m.virt == addr) {
+			found = e;
+			list_del(&e->list);
+			static_call(kmmio_fe_unmap)(&e->m);
+			break;
+		}
+	}
+	mutex_unlock(&kmmio_map_mutex);
+	if (found) {
+		pci_dev_put(found->m.pdev);
+		kfree(found);
+	}
+}
+
+/**
+ * kmmio_attach_frontend() - Receive the mappings from now on
+ * @fe: the frontend; it must stay valid until kmmio_detach_frontend()
+ *
+ * First replays every live mapping to @fe->map with @existing set.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -EBUSY if another frontend is attached.
+ */
+int kmmio_attach_frontend(const struct kmmio_frontend *fe)
+{
+	struct kmmio_map_entry *e;
+
+	mutex_lock(&kmmio_map_mutex);
+	if (kmmio_fe) {
+		mutex_unlock(&kmmio_map_mutex);
+		return -EBUSY;
+	}
+	kmmio_fe = fe;
+	list_for_each_entry(e, &kmmio_mappings, list)
+		fe->map(&e->m, true);
+	static_call_update(kmmio_fe_map, fe->map ?: kmmio_fe_map_nop);
+	static_call_update(kmmio_fe_unmap, fe->unmap ?: kmmio_fe_unmap_nop);
+	mutex_unlock(&kmmio_map_mutex);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kmmio_attach_frontend);
+
+/**
+ * kmmio_detach_frontend() - Stop receiving mappings
+ * @fe: the attached frontend
+ *
+ * When this returns, no callback of @fe runs or will run: a module may
+ * go away.  The frontend unregisters its probes itself.
+ *
+ * Context: process context, may sleep.
+ */
+void kmmio_detach_frontend(const struct kmmio_frontend *fe)
+{
+	mutex_lock(&kmmio_map_mutex);
+	if (!WARN_ON_ONCE(kmmio_fe != fe)) {
+		static_call_update(kmmio_fe_map, kmmio_fe_map_nop);
+		static_call_update(kmmio_fe_unmap, kmmio_fe_unmap_nop);
+		kmmio_fe = NULL;
+	}
+	mutex_unlock(&kmmio_map_mutex);
+}
+EXPORT_SYMBOL_GPL(kmmio_detach_frontend);
+
+/* /sys/kernel/debug/kmmio/stats: the accounting, per CPU and in total. */
+static int kmmio_stats_show(struct seq_file *m, void *v)
+{
+	struct kmmio_fallback_op ops[KMMIO_FALLBACK_OPS];
+	struct kmmio_stats s, sum = {};
+	int cpu, i, n;
+
+	seq_puts(m, "cpu traced emulated stepped refused dropped\n");
+	for_each_possible_cpu(cpu) {
+		kmmio_read_stats(cpu, &s);
+		seq_printf(m, "%d %llu %llu %llu %llu %llu\n", cpu, s.traced,
+			   s.emulated, s.stepped, s.refused, s.dropped);
+		sum.traced += s.traced;
+		sum.emulated += s.emulated;
+		sum.stepped += s.stepped;
+		sum.refused += s.refused;
+		sum.dropped += s.dropped;
+	}
+	seq_printf(m, "all %llu %llu %llu %llu %llu\n", sum.traced,
+		   sum.emulated, sum.stepped, sum.refused, sum.dropped);
+	for_each_possible_cpu(cpu) {
+		n = kmmio_read_fallback_ops(cpu, ops, ARRAY_SIZE(ops));
+		for (i = 0; i < n; i++)
+			seq_printf(m, "fallback cpu %d opcode %06x count %u\n",
+				   cpu, ops[i].opcode, ops[i].count);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(kmmio_stats);
+
+static int __init kmmio_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("kmmio", NULL);
+
+	debugfs_create_file("stats", 0400, dir, NULL, &kmmio_stats_fops);
+	return 0;
+}
+late_initcall(kmmio_debugfs_init);
 
 static int
 kmmio_die_notifier(struct notifier_block *nb, unsigned long val, void *args)

@@ -20,16 +20,6 @@
 #include <asm/e820/api.h> /* for ISA_START_ADDRESS */
 #include <linux/atomic.h>
 #include <linux/percpu.h>
-#include <linux/cpu.h>
-
-#include "pf_in.h"
-
-struct trap_reason {
-	unsigned long addr;
-	unsigned long ip;
-	enum reason_type type;
-	int active_traces;
-};
 
 struct remap_trace {
 	struct list_head list;
@@ -38,24 +28,24 @@ struct remap_trace {
 	unsigned long id;
 };
 
-/* Accessed per-cpu. */
-static DEFINE_PER_CPU(struct trap_reason, pf_reason);
-static DEFINE_PER_CPU(struct mmiotrace_rw, cpu_trace);
-
 static DEFINE_MUTEX(mmiotrace_mutex);
 static DEFINE_SPINLOCK(trace_lock);
 static atomic_t mmiotrace_enabled;
+static bool mmiotrace_attached;	/* to the kmmio core, as its frontend */
 static LIST_HEAD(trace_list);		/* struct remap_trace */
 
 /*
  * Locking in this file:
- * - mmiotrace_mutex enforces enable/disable_mmiotrace() critical sections.
+ * - mmiotrace_mutex enforces enable/disable_mmiotrace() critical sections,
+ *   and protects trace_list.  Probes are registered and removed under it:
+ *   both may sleep, as ioremap() and iounmap() may.
  * - mmiotrace_enabled may be modified only when holding mmiotrace_mutex
  *   and trace_lock.
- * - Routines depending on is_enabled() must take trace_lock.
- * - trace_list users must hold trace_lock.
+ * - mmiotrace_printk() takes trace_lock to check is_enabled(): it may be
+ *   called from any context.
  * - is_enabled() guarantees that mmio_trace_{rw,mapping} are allowed.
- * - pre/post callbacks assume the effect of is_enabled() being true.
+ * - The kmmio handler assumes the effect of is_enabled() being true:
+ *   disable_mmiotrace() removes every probe before it returns.
  */
 
 /* module parameters */
@@ -76,144 +66,26 @@ static bool is_enabled(void)
 	return atomic_read(&mmiotrace_enabled);
 }
 
-static void print_pte(unsigned long address)
+/* Called by the kmmio core in the page fault handler, IRQs off. */
+static void mmiotrace_access(struct kmmio_probe *p,
+			     const struct kmmio_access *a)
 {
-	unsigned int level;
-	pte_t *pte = lookup_address(address, &level);
-
-	if (!pte) {
-		pr_err("Error in %s: no pte for page 0x%08lx\n",
-		       __func__, address);
-		return;
-	}
-
-	if (level == PG_LEVEL_2M) {
-		pr_emerg("4MB pages are not currently supported: 0x%08lx\n",
-			 address);
-		BUG();
-	}
-	pr_info("pte for 0x%lx: 0x%llx 0x%llx\n",
-		address,
-		(unsigned long long)pte_val(*pte),
-		(unsigned long long)pte_val(*pte) & _PAGE_PRESENT);
-}
-
-/*
- * For some reason the pre/post pairs have been called in an
- * unmatched order. Report and die.
- */
-static void die_kmmio_nesting_error(struct pt_regs *regs, unsigned long addr)
-{
-	const struct trap_reason *my_reason = &get_cpu_var(pf_reason);
-	pr_emerg("unexpected fault for address: 0x%08lx, last fault for address: 0x%08lx\n",
-		 addr, my_reason->addr);
-	print_pte(addr);
-	pr_emerg("faulting IP is at %pS\n", (void *)regs->ip);
-	pr_emerg("last faulting IP was at %pS\n", (void *)my_reason->ip);
-#ifdef __i386__
-	pr_emerg("eax: %08lx   ebx: %08lx   ecx: %08lx   edx: %08lx\n",
-		 regs->ax, regs->bx, regs->cx, regs->dx);
-	pr_emerg("esi: %08lx   edi: %08lx   ebp: %08lx   esp: %08lx\n",
-		 regs->si, regs->di, regs->bp, regs->sp);
-#else
-	pr_emerg("rax: %016lx   rcx: %016lx   rdx: %016lx\n",
-		 regs->ax, regs->cx, regs->dx);
-	pr_emerg("rsi: %016lx   rdi: %016lx   rbp: %016lx   rsp: %016lx\n",
-		 regs->si, regs->di, regs->bp, regs->sp);
-#endif
-	put_cpu_var(pf_reason);
-	BUG();
-}
-
-static void pre(struct kmmio_probe *p, struct pt_regs *regs,
-						unsigned long addr)
-{
-	struct trap_reason *my_reason = &get_cpu_var(pf_reason);
-	struct mmiotrace_rw *my_trace = &get_cpu_var(cpu_trace);
-	const unsigned long instptr = instruction_pointer(regs);
-	const enum reason_type type = get_ins_type(instptr);
 	struct remap_trace *trace = p->private;
-
-	/* it doesn't make sense to have more than one active trace per cpu */
-	if (my_reason->active_traces)
-		die_kmmio_nesting_error(regs, addr);
-	else
-		my_reason->active_traces++;
-
-	my_reason->type = type;
-	my_reason->addr = addr;
-	my_reason->ip = instptr;
-
-	my_trace->phys = addr - trace->probe.addr + trace->phys;
-	my_trace->map_id = trace->id;
+	struct mmiotrace_rw rw = {
+		.phys = a->addr - trace->probe.addr + trace->phys,
+		.value = a->value,
+		.map_id = trace->id,
+		.opcode = a->opcode,
+		.width = a->width,
+	};
 
 	/*
 	 * Only record the program counter when requested.
 	 * It may taint clean-room reverse engineering.
 	 */
 	if (trace_pc)
-		my_trace->pc = instptr;
-	else
-		my_trace->pc = 0;
-
-	/*
-	 * XXX: the timestamp recorded will be *after* the tracing has been
-	 * done, not at the time we hit the instruction. SMP implications
-	 * on event ordering?
-	 */
-
-	switch (type) {
-	case REG_READ:
-		my_trace->opcode = MMIO_READ;
-		my_trace->width = get_ins_mem_width(instptr);
-		break;
-	case REG_WRITE:
-		my_trace->opcode = MMIO_WRITE;
-		my_trace->width = get_ins_mem_width(instptr);
-		my_trace->value = get_ins_reg_val(instptr, regs);
-		break;
-	case IMM_WRITE:
-		my_trace->opcode = MMIO_WRITE;
-		my_trace->width = get_ins_mem_width(instptr);
-		my_trace->value = get_ins_imm_val(instptr);
-		break;
-	default:
-		{
-			unsigned char *ip = (unsigned char *)instptr;
-			my_trace->opcode = MMIO_UNKNOWN_OP;
-			my_trace->width = 0;
-			my_trace->value = (*ip) << 16 | *(ip + 1) << 8 |
-								*(ip + 2);
-		}
-	}
-	put_cpu_var(cpu_trace);
-	put_cpu_var(pf_reason);
-}
-
-static void post(struct kmmio_probe *p, unsigned long condition,
-							struct pt_regs *regs)
-{
-	struct trap_reason *my_reason = &get_cpu_var(pf_reason);
-	struct mmiotrace_rw *my_trace = &get_cpu_var(cpu_trace);
-
-	/* this should always return the active_trace count to 0 */
-	my_reason->active_traces--;
-	if (my_reason->active_traces) {
-		pr_emerg("unexpected post handler");
-		BUG();
-	}
-
-	switch (my_reason->type) {
-	case REG_READ:
-		my_trace->value = get_ins_reg_val(my_reason->ip, regs);
-		break;
-	default:
-		break;
-	}
-
-	mmio_trace_rw(my_trace);
-	put_cpu_var(cpu_trace);
-	put_cpu_var(pf_reason);
+		rw.pc = a->ip;
+	mmio_trace_rw(&rw);
 }
 
 static void ioremap_trace_core(resource_size_t offset, unsigned long size,
@@ -228,6 +100,7 @@ static void ioremap_trace_core(resource_size_t offset, unsigned long size,
 		.len = size,
 		.opcode = MMIO_PROBE
 	};
+	int ret;
 
 	if (!trace) {
 		pr_err("kmalloc failed in ioremap\n");
@@ -238,8 +111,7 @@ static void ioremap_trace_core(resource_size_t offset, unsigned long size,
 		.probe = {
 			.addr = (unsigned long)addr,
 			.len = size,
-			.pre_handler = pre,
-			.post_handler = post,
+			.handler = mmiotrace_access,
 			.private = trace
 		},
 		.phys = offset,
@@ -247,32 +119,40 @@ static void ioremap_trace_core(resource_size_t offset, unsigned long size,
 	};
 	map.map_id = trace->id;
 
-	spin_lock_irq(&trace_lock);
+	mutex_lock(&mmiotrace_mutex);
 	if (!is_enabled()) {
 		kfree(trace);
 		goto not_enabled;
 	}
 
+	/* The MAP record comes before the first access. */
 	mmio_trace_mapping(&map);
+	if (!nommiotrace) {
+		ret = register_kmmio_probe(&trace->probe);
+		if (ret) {
+			pr_err("cannot trace 0x%llx (size 0x%lx): %d\n",
+			       (unsigned long long)offset, size, ret);
+			kfree(trace);
+			goto not_enabled;
+		}
+	}
 	list_add_tail(&trace->list, &trace_list);
-	if (!nommiotrace)
-		register_kmmio_probe(&trace->probe);
 
 not_enabled:
-	spin_unlock_irq(&trace_lock);
+	mutex_unlock(&mmiotrace_mutex);
 }
 
-void mmiotrace_ioremap(resource_size_t offset, unsigned long size,
-						void __iomem *addr)
+/* The tracer traces the mappings made while it runs, not older ones. */
+static void mmiotrace_map(const struct kmmio_mapping *m, bool existing)
 {
-	if (!is_enabled()) /* recheck and proper locking in *_core() */
+	if (existing || !is_enabled()) /* recheck and proper locking in *_core() */
 		return;
 
 	pr_debug("ioremap_*(0x%llx, 0x%lx) = %p\n",
-		 (unsigned long long)offset, size, addr);
-	if ((filter_offset) && (offset != filter_offset))
+		 (unsigned long long)m->phys, m->size, m->virt);
+	if (filter_offset && m->phys != filter_offset)
 		return;
-	ioremap_trace_core(offset, size, addr);
+	ioremap_trace_core(m->phys, m->size, m->virt);
 }
 
 static void iounmap_trace_core(volatile void __iomem *addr)
@@ -289,12 +169,13 @@ static void iounmap_trace_core(volatile void __iomem *addr)
 
 	pr_debug("Unmapping %p.\n", addr);
 
-	spin_lock_irq(&trace_lock);
+	mutex_lock(&mmiotrace_mutex);
 	if (!is_enabled())
 		goto not_enabled;
 
 	list_for_each_entry_safe(trace, tmp, &trace_list, list) {
 		if ((unsigned long)addr == trace->probe.addr) {
+			/* Waits for the handlers in flight. */
 			if (!nommiotrace)
 				unregister_kmmio_probe(&trace->probe);
 			list_del(&trace->list);
@@ -306,19 +187,20 @@ static void iounmap_trace_core(volatile void __iomem *addr)
 	mmio_trace_mapping(&map);
 
 not_enabled:
-	spin_unlock_irq(&trace_lock);
-	if (found_trace) {
-		synchronize_rcu(); /* unregister_kmmio_probe() requirement */
-		kfree(found_trace);
-	}
+	mutex_unlock(&mmiotrace_mutex);
+	kfree(found_trace);
 }
 
-void mmiotrace_iounmap(volatile void __iomem *addr)
+static void mmiotrace_unmap(const struct kmmio_mapping *m)
 {
-	might_sleep();
 	if (is_enabled()) /* recheck and proper locking in *_core() */
-		iounmap_trace_core(addr);
+		iounmap_trace_core(m->virt);
 }
+
+static const struct kmmio_frontend mmiotrace_frontend = {
+	.map = mmiotrace_map,
+	.unmap = mmiotrace_unmap,
+};
 
 int mmiotrace_printk(const char *fmt, ...)
 {
@@ -343,107 +225,63 @@ static void clear_trace_list(void)
 	struct remap_trace *tmp;
 
 	/*
-	 * No locking required, because the caller ensures we are in a
-	 * critical section via mutex, and is_enabled() is false,
-	 * i.e. nothing can traverse or modify this list.
-	 * Caller also ensures is_enabled() cannot change.
+	 * The caller holds mmiotrace_mutex, and is_enabled() is false:
+	 * nothing else can traverse or modify this list.
 	 */
-	list_for_each_entry(trace, &trace_list, list) {
+	list_for_each_entry_safe(trace, tmp, &trace_list, list) {
 		pr_notice("purging non-iounmapped trace @0x%08lx, size 0x%lx.\n",
 			  trace->probe.addr, trace->probe.len);
 		if (!nommiotrace)
 			unregister_kmmio_probe(&trace->probe);
-	}
-	synchronize_rcu(); /* unregister_kmmio_probe() requirement */
-
-	list_for_each_entry_safe(trace, tmp, &trace_list, list) {
 		list_del(&trace->list);
 		kfree(trace);
 	}
 }
 
-#ifdef CONFIG_HOTPLUG_CPU
-static cpumask_var_t downed_cpus;
-
-static void enter_uniprocessor(void)
-{
-	int cpu;
-	int err;
-
-	if (!cpumask_available(downed_cpus) &&
-	    !alloc_cpumask_var(&downed_cpus, GFP_KERNEL)) {
-		pr_notice("Failed to allocate mask\n");
-		goto out;
-	}
-
-	cpus_read_lock();
-	cpumask_copy(downed_cpus, cpu_online_mask);
-	cpumask_clear_cpu(cpumask_first(cpu_online_mask), downed_cpus);
-	if (num_online_cpus() > 1)
-		pr_notice("Disabling non-boot CPUs...\n");
-	cpus_read_unlock();
-
-	for_each_cpu(cpu, downed_cpus) {
-		err = remove_cpu(cpu);
-		if (!err)
-			pr_info("CPU%d is down.\n", cpu);
-		else
-			pr_err("Error taking CPU%d down: %d\n", cpu, err);
-	}
-out:
-	if (num_online_cpus() > 1)
-		pr_warn("multiple CPUs still online, may miss events.\n");
-}
-
-static void leave_uniprocessor(void)
-{
-	int cpu;
-	int err;
-
-	if (!cpumask_available(downed_cpus) || cpumask_empty(downed_cpus))
-		return;
-	pr_notice("Re-enabling CPUs...\n");
-	for_each_cpu(cpu, downed_cpus) {
-		err = add_cpu(cpu);
-		if (!err)
-			pr_info("enabled CPU%d.\n", cpu);
-		else
-			pr_err("cannot re-enable CPU%d: %d\n", cpu, err);
-	}
-}
-
-#else /* !CONFIG_HOTPLUG_CPU */
-static void enter_uniprocessor(void)
-{
-	if (num_online_cpus() > 1)
-		pr_warn("multiple CPUs are online, may miss events. "
-			"Suggest booting with maxcpus=1 kernel argument.\n");
-}
-
-static void leave_uniprocessor(void)
-{
-}
-#endif
-
+/*
+ * The tracer is the kmmio core's frontend while it runs.  The core
+ * emulates every traced access it can decode, so tracing needs no CPU to
+ * be taken offline.
+ *
+ * The core calls the frontend with its own mutex held, and the callbacks
+ * take mmiotrace_mutex: attach and detach outside mmiotrace_mutex.  The
+ * tracing core serialises enable_mmiotrace() and disable_mmiotrace().
+ */
 void enable_mmiotrace(void)
 {
+	int ret;
+
 	mutex_lock(&mmiotrace_mutex);
-	if (is_enabled())
-		goto out;
+	if (is_enabled()) {
+		mutex_unlock(&mmiotrace_mutex);
+		return;
+	}
 
 	if (nommiotrace)
 		pr_info("MMIO tracing disabled.\n");
-	enter_uniprocessor();
 	spin_lock_irq(&trace_lock);
 	atomic_inc(&mmiotrace_enabled);
 	spin_unlock_irq(&trace_lock);
-	pr_info("enabled.\n");
-out:
 	mutex_unlock(&mmiotrace_mutex);
+
+	ret = kmmio_attach_frontend(&mmiotrace_frontend);
+	mmiotrace_attached = !ret;
+	if (ret)
+		pr_warn("another kmmio frontend is attached: no mappings will be traced (%d)\n",
+			ret);
+	else
+		pr_info("enabled.\n");
 }
 
 void disable_mmiotrace(void)
 {
+	if (!is_enabled())
+		return;
+	/* No more mappings come in: only our own probes to remove. */
+	if (mmiotrace_attached)
+		kmmio_detach_frontend(&mmiotrace_frontend);
+	mmiotrace_attached = false;
+
 	mutex_lock(&mmiotrace_mutex);
 	if (!is_enabled())
 		goto out;
@@ -454,7 +292,6 @@ void disable_mmiotrace(void)
 	spin_unlock_irq(&trace_lock);
 
 	clear_trace_list(); /* guarantees: no more kmmio callbacks */
-	leave_uniprocessor();
 	pr_info("disabled.\n");
 out:
 	mutex_unlock(&mmiotrace_mutex);
