@@ -82,6 +82,74 @@ pub enum Error {
         window: usize,
         found: usize,
     },
+
+    /// `record` or `mark` without root.
+    #[error(
+        "mmiotrace {command} must run as root (the kmmiotrace device and its debugfs files \
+         are root's); run it with sudo"
+    )]
+    NotRoot { command: &'static str },
+
+    /// Neither the device nor `/sys/module/kmmiotrace` exists.
+    #[error(
+        "`{}` does not exist: the kmmiotrace module is not loaded; run `modprobe kmmiotrace` \
+         first (or give the device with --device PATH)",
+        device.display()
+    )]
+    ModuleNotLoaded { device: PathBuf },
+
+    /// The module is loaded but the device node is missing.
+    #[error(
+        "the kmmiotrace module is loaded (`{}` exists) but `{}` does not exist: check \
+         --device PATH, or create the node (udev should have)",
+        module.display(),
+        device.display()
+    )]
+    NoDeviceNode { device: PathBuf, module: PathBuf },
+
+    /// The device is there but its debugfs directory is not.
+    #[error(
+        "the kmmiotrace control directory `{}` does not exist: debugfs is not mounted; run \
+         `mount -t debugfs none /sys/kernel/debug` (or give the directory with --control DIR)",
+        control.display()
+    )]
+    DebugfsNotMounted { control: PathBuf },
+
+    /// A control file of the debugfs directory is missing.
+    #[error(
+        "`{}` does not exist: the loaded kmmiotrace module does not have this control file \
+         (another version of the module?)",
+        path.display()
+    )]
+    NoControlFile { path: PathBuf },
+
+    /// Opening the device failed with EBUSY.
+    #[error(
+        "`{}` is busy: another reader has it open (only one reader at a time), e.g. another \
+         `mmiotrace record` or a `cat`; stop that one first (`fuser -v {}` shows it)",
+        device.display(),
+        device.display()
+    )]
+    DeviceBusy { device: PathBuf },
+
+    /// Writing the filter failed with EINVAL.
+    #[error(
+        "the kernel rejected the filter `{filter}` (EINVAL writing `{}`); the previous filter \
+         stays in force and tracing was not started; check that the devices, BARs and ranges \
+         it names exist",
+        path.display()
+    )]
+    FilterRejected { filter: String, path: PathBuf },
+
+    /// Another error on the device or a control file.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Kmmiotrace {
+        /// "open", "read", "write", ...
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn describe_pcidevs(available: &[String]) -> String {

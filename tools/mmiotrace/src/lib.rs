@@ -18,7 +18,9 @@
 //! - [`tracediff`]: two traces compared register by register between MARKs
 //!   (`mmiotrace diff`);
 //! - [`plot`]: an SVG timeline (heat map) of the register accesses
-//!   (`mmiotrace plot`).
+//!   (`mmiotrace plot`);
+//! - [`record`](mod@record): recording a trace from the kmmiotrace kernel
+//!   module (`mmiotrace record` and `mark`).
 
 pub mod annotate;
 pub mod check;
@@ -29,6 +31,7 @@ mod lex;
 pub mod plot;
 pub mod print;
 pub mod qemu;
+pub mod record;
 pub mod regdb;
 pub mod report;
 pub mod stats;

@@ -5,9 +5,12 @@
 //! input errors.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use mmiotrace::check::{
@@ -16,6 +19,9 @@ use mmiotrace::check::{
 use mmiotrace::export::Exporter;
 use mmiotrace::plot::{self, Plotter, XAxis};
 use mmiotrace::print::Printer;
+use mmiotrace::record::{
+    self, Filter, Op, Paths, PciAddress, PhysRange, Progress, RecordOptions, TraceDevice,
+};
 use mmiotrace::regdb::{self, DomainMap, RegDb};
 use mmiotrace::report::Report;
 use mmiotrace::stats::Stats;
@@ -99,6 +105,112 @@ enum Command {
     /// traces are binned into at most --width columns. Exit status: 0 on
     /// success, 2 on usage or input errors.
     Plot(PlotArgs),
+
+    /// Record a trace from the kmmiotrace kernel module
+    ///
+    /// Writes the filter (from --dev, --bar, --phys and --op, or --filter)
+    /// to the module's debugfs `filter`, starts tracing (`tracing_on`),
+    /// copies /dev/kmmiotrace to -o FILE or standard output until Ctrl-C
+    /// (SIGINT, SIGTERM, SIGHUP) or --duration, then stops tracing and
+    /// writes out what is left. A progress line goes to standard error if
+    /// it is a terminal (or with --progress), a summary at the end. Needs
+    /// root. Exit status: 0 on success, 2 on errors.
+    Record(RecordArgs),
+
+    /// Write a marker into the trace of the kmmiotrace kernel module
+    ///
+    /// The words of TEXT, joined by spaces, go to /dev/kmmiotrace in one
+    /// write and appear in the trace as a MARK line (what `diff` cuts
+    /// segments at). One line of at most 256 bytes. Exit status: 0 on
+    /// success, 2 on errors.
+    Mark(MarkArgs),
+}
+
+/// Where the kmmiotrace device is, and the root check.
+#[derive(Args)]
+struct DeviceArgs {
+    /// The kmmiotrace character device.
+    #[arg(long, value_name = "PATH", default_value = record::DEFAULT_DEVICE)]
+    device: PathBuf,
+
+    /// Do not check that mmiotrace runs as root (for tests with files
+    /// standing in for the device and the control files).
+    #[arg(long)]
+    no_root_check: bool,
+
+    /// The module's sysfs directory: if neither it nor the device exists,
+    /// the module is not loaded (for tests).
+    #[arg(long, value_name = "DIR", default_value = record::DEFAULT_MODULE_DIR, hide = true)]
+    module_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct RecordArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+
+    /// The module's debugfs directory (filter, tracing_on, stats).
+    #[arg(long, value_name = "DIR", default_value = record::DEFAULT_CONTROL)]
+    control: PathBuf,
+
+    /// Trace the mappings of this PCI device, [DDDD:]BB:DD.F as `lspci -D`
+    /// shows it (repeatable).
+    #[arg(long = "dev", value_name = "BDF")]
+    devs: Vec<PciAddress>,
+
+    /// Only mappings of this BAR, 0 to 5 (repeatable).
+    #[arg(long = "bar", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=5))]
+    bars: Vec<u8>,
+
+    /// Trace the mappings of this physical range, START-END or START+LEN in
+    /// hex (repeatable).
+    #[arg(long = "phys", value_name = "RANGE")]
+    phys: Vec<PhysRange>,
+
+    /// Which accesses: r (reads), w (writes) or rw.
+    #[arg(long, value_name = "r|w|rw")]
+    op: Option<Op>,
+
+    /// The whole filter, verbatim, instead of --dev, --bar, --phys and
+    /// --op: tokens `all`, `dev=BDF`, `bar=N`, `phys=RANGE`, `op=r|w|rw`.
+    #[arg(long, value_name = "STRING", value_parser = record::parse_filter_text,
+          conflicts_with_all = ["devs", "bars", "phys", "op"])]
+    filter: Option<String>,
+
+    /// Write the trace to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Stop after this many seconds (a fraction is fine).
+    #[arg(long, value_name = "SECS", value_parser = record::parse_duration)]
+    duration: Option<Duration>,
+
+    /// Leave tracing on at the end.
+    #[arg(long)]
+    keep_on: bool,
+
+    /// Write this marker into the trace right after starting.
+    #[arg(long, value_name = "TEXT", value_parser = record::parse_mark)]
+    mark: Option<String>,
+
+    /// Show the progress line also when standard error is no terminal (one
+    /// line per update).
+    #[arg(long, conflicts_with = "quiet")]
+    progress: bool,
+
+    /// No progress line and no note at the start (the summary stays).
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct MarkArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+
+    /// The marker text (several words are joined by spaces).
+    #[arg(value_name = "TEXT", required = true, allow_hyphen_values = true)]
+    text: Vec<String>,
 }
 
 /// Where register databases come from.
@@ -337,6 +449,8 @@ fn main() -> ExitCode {
         Command::Annotate(args) => annotate_command(&args),
         Command::Diff(args) => diff_command(&args),
         Command::Plot(args) => plot_command(&args),
+        Command::Record(args) => record_command(&args),
+        Command::Mark(args) => mark_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -678,5 +792,93 @@ fn plot_command(args: &PlotArgs) -> Result<ExitCode, String> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_command(args: &RecordArgs) -> Result<ExitCode, String> {
+    let filter = match &args.filter {
+        Some(text) => text.clone(),
+        None => {
+            let filter = Filter {
+                all: false,
+                devs: args.devs.clone(),
+                bars: args.bars.clone(),
+                phys: args.phys.clone(),
+                op: args.op,
+            };
+            filter.validate().map_err(|e| e.to_string())?;
+            filter.to_string()
+        }
+    };
+    let paths = Paths {
+        device: args.device.device.clone(),
+        control: args.control.clone(),
+        module: args.device.module_dir.clone(),
+    };
+    record::preflight(&paths, "record", !args.device.no_root_check, true)
+        .map_err(|e| e.to_string())?;
+    // A signal from now on stops the recording cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    // The device first: a busy one leaves the output file alone.
+    let mut device = TraceDevice::open(&paths.device).map_err(|e| e.to_string())?;
+    let stderr_tty = io::stderr().is_terminal();
+    let progress = match (args.quiet, args.progress, stderr_tty) {
+        (true, _, _) => Progress::Off,
+        (false, _, true) => Progress::InPlace,
+        (false, true, false) => Progress::Lines,
+        (false, false, false) => Progress::Off,
+    };
+    let mut options = RecordOptions {
+        filter,
+        mark: args.mark.clone(),
+        duration: args.duration,
+        keep_on: args.keep_on,
+        progress,
+        quiet: args.quiet,
+        destination: String::new(),
+    };
+    let mut status = io::stderr().lock();
+    let result = match args.output.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            let file = File::create(path).map_err(|source| {
+                Error::Open {
+                    what: "output",
+                    flag: "-o",
+                    path: path.to_path_buf(),
+                    source,
+                }
+                .to_string()
+            })?;
+            options.destination = format!("`{}`", path.display());
+            let mut out = BufWriter::with_capacity(1 << 16, file);
+            record::record(&paths, &mut device, &options, &stop, &mut out, &mut status)
+        }
+        None => {
+            options.destination = "standard output".to_string();
+            let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            record::record(&paths, &mut device, &options, &stop, &mut out, &mut status)
+        }
+    };
+    result.map(|_| ExitCode::SUCCESS).map_err(|e| e.to_string())
+}
+
+fn mark_command(args: &MarkArgs) -> Result<ExitCode, String> {
+    let text = record::parse_mark(&args.text.join(" ")).map_err(|e| e.to_string())?;
+    let paths = Paths {
+        device: args.device.device.clone(),
+        module: args.device.module_dir.clone(),
+        ..Paths::default()
+    };
+    record::preflight(&paths, "mark", !args.device.no_root_check, false)
+        .map_err(|e| e.to_string())?;
+    record::write_mark(&paths.device, &text).map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
