@@ -46,6 +46,7 @@
 #include <linux/pci.h>
 #include <linux/static_call.h>
 #include <linux/debugfs.h>
+#include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/sched/clock.h>
 #include <linux/slab.h>
@@ -144,8 +145,13 @@ MODULE_PARM_DESC(fallback,
 static DEFINE_MUTEX(kmmio_mutex);
 static arch_spinlock_t kmmio_pte_lock = __ARCH_SPIN_LOCK_UNLOCKED;
 
-/* Enabled while a probe is registered: see is_kmmio_active(). */
-DEFINE_STATIC_KEY_FALSE(kmmio_armed);
+/*
+ * Enabled while a probe is registered: see is_kmmio_active().  Switched
+ * off a second after the last probe goes, so that probes coming and going
+ * (a frontend reattaching, a driver rebinding) do not patch the fault path
+ * each time.
+ */
+DEFINE_STATIC_KEY_DEFERRED_FALSE(kmmio_armed, HZ);
 EXPORT_SYMBOL_GPL(kmmio_armed);
 
 static struct list_head kmmio_page_table[KMMIO_PAGE_TABLE_SIZE];
@@ -1136,7 +1142,7 @@ int register_kmmio_probe(struct kmmio_probe *p)
 		return -EINVAL;
 
 	/* Before the first page is armed: the fault path must see it. */
-	static_branch_inc(&kmmio_armed);
+	static_branch_deferred_inc(&kmmio_armed);
 	mutex_lock(&kmmio_mutex);
 	if (get_kmmio_probe(p->addr)) {
 		ret = -EEXIST;
@@ -1171,7 +1177,7 @@ out:
 		if (p->alias)
 			free_vm_area(p->alias);
 		p->alias = NULL;
-		static_branch_dec(&kmmio_armed);
+		static_branch_slow_dec_deferred(&kmmio_armed);
 		return ret;
 	}
 
@@ -1216,7 +1222,7 @@ void unregister_kmmio_probe(struct kmmio_probe *p)
 	mutex_unlock(&kmmio_mutex);
 	free_vm_area(p->alias);
 	p->alias = NULL;
-	static_branch_dec(&kmmio_armed);
+	static_branch_slow_dec_deferred(&kmmio_armed);
 }
 EXPORT_SYMBOL(unregister_kmmio_probe);
 
@@ -1281,11 +1287,13 @@ static DEFINE_MUTEX(kmmio_map_mutex);
 static LIST_HEAD(kmmio_mappings);
 static const struct kmmio_frontend *kmmio_fe;
 
-static void kmmio_fe_map_nop(const struct kmmio_mapping *m, bool existing)
+static void kmmio_fe_map_nop(const struct kmmio_frontend *fe,
+			     const struct kmmio_mapping *m, bool existing)
 {
 }
 
-static void kmmio_fe_unmap_nop(const struct kmmio_mapping *m)
+static void kmmio_fe_unmap_nop(const struct kmmio_frontend *fe,
+			       const struct kmmio_mapping *m)
 {
 }
 
@@ -1332,7 +1340,7 @@ void mmiotrace_ioremap(resource_size_t offset, unsigned long size,
 
 	mutex_lock(&kmmio_map_mutex);
 	list_add_tail(&e->list, &kmmio_mappings);
-	static_call(kmmio_fe_map)(&e->m, false);
+	static_call(kmmio_fe_map)(kmmio_fe, &e->m, false);
 	mutex_unlock(&kmmio_map_mutex);
 }
 
@@ -1346,7 +1354,7 @@ void mmiotrace_iounmap(const void __iomem *addr)
 		if (e->m.virt == addr) {
 			found = e;
 			list_del(&e->list);
-			static_call(kmmio_fe_unmap)(&e->m);
+			static_call(kmmio_fe_unmap)(kmmio_fe, &e->m);
 			break;
 		}
 	}
@@ -1364,11 +1372,17 @@ void mmiotrace_iounmap(const void __iomem *addr)
  * First replays every live mapping to @fe->map with @existing set.
  *
  * Context: process context, may sleep.
- * Return: 0, or -EBUSY if another frontend is attached.
+ * Return: 0, -EBUSY if another frontend is attached, or -EPERM if the
+ * kernel is locked down against MMIO tracing.
  */
 int kmmio_attach_frontend(const struct kmmio_frontend *fe)
 {
 	struct kmmio_map_entry *e;
+	int ret;
+
+	ret = security_locked_down(LOCKDOWN_MMIOTRACE);
+	if (ret)
+		return ret;
 
 	mutex_lock(&kmmio_map_mutex);
 	if (kmmio_fe) {
@@ -1377,7 +1391,7 @@ int kmmio_attach_frontend(const struct kmmio_frontend *fe)
 	}
 	kmmio_fe = fe;
 	list_for_each_entry(e, &kmmio_mappings, list)
-		fe->map(&e->m, true);
+		fe->map(fe, &e->m, true);
 	static_call_update(kmmio_fe_map, fe->map ?: kmmio_fe_map_nop);
 	static_call_update(kmmio_fe_unmap, fe->unmap ?: kmmio_fe_unmap_nop);
 	mutex_unlock(&kmmio_map_mutex);

@@ -143,7 +143,8 @@ not_enabled:
 }
 
 /* The tracer traces the mappings made while it runs, not older ones. */
-static void mmiotrace_map(const struct kmmio_mapping *m, bool existing)
+static void mmiotrace_map(const struct kmmio_frontend *fe,
+			  const struct kmmio_mapping *m, bool existing)
 {
 	if (existing || !is_enabled()) /* recheck and proper locking in *_core() */
 		return;
@@ -191,7 +192,8 @@ not_enabled:
 	kfree(found_trace);
 }
 
-static void mmiotrace_unmap(const struct kmmio_mapping *m)
+static void mmiotrace_unmap(const struct kmmio_frontend *fe,
+			    const struct kmmio_mapping *m)
 {
 	if (is_enabled()) /* recheck and proper locking in *_core() */
 		iounmap_trace_core(m->virt);
@@ -277,10 +279,6 @@ void disable_mmiotrace(void)
 {
 	if (!is_enabled())
 		return;
-	/* No more mappings come in: only our own probes to remove. */
-	if (mmiotrace_attached)
-		kmmio_detach_frontend(&mmiotrace_frontend);
-	mmiotrace_attached = false;
 
 	mutex_lock(&mmiotrace_mutex);
 	if (!is_enabled())
@@ -291,8 +289,19 @@ void disable_mmiotrace(void)
 	BUG_ON(is_enabled());
 	spin_unlock_irq(&trace_lock);
 
+	/*
+	 * Remove the probes while still attached: a mapping going away
+	 * meanwhile waits for mmiotrace_mutex in the unmap callback and
+	 * finds its probe gone.  Once detached, the core would unmap it
+	 * without telling, and unregistering its probe then would write
+	 * the PTEs of an area that is no longer mapped.
+	 */
 	clear_trace_list(); /* guarantees: no more kmmio callbacks */
 	pr_info("disabled.\n");
 out:
 	mutex_unlock(&mmiotrace_mutex);
+	/* The callbacks that still come find is_enabled() false. */
+	if (mmiotrace_attached)
+		kmmio_detach_frontend(&mmiotrace_frontend);
+	mmiotrace_attached = false;
 }

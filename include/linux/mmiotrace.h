@@ -5,7 +5,7 @@
 #include <linux/types.h>
 #include <linux/list.h>
 
-#include <linux/jump_label.h>
+#include <linux/jump_label_ratelimit.h>
 
 struct kmmio_probe;
 struct kmmio_access;
@@ -89,6 +89,9 @@ struct kmmio_mapping {
  * process context, serialised with attaching and detaching: once
  * kmmio_detach_frontend() has returned, no callback runs any more.
  *
+ * Both callbacks get @fe, the attached frontend, so that a frontend can
+ * embed it in its own state and find that with container_of().
+ *
  * @map:   a mapping was created; with @existing, it existed when the
  *         frontend attached.  May sleep: this is where a frontend
  *         decides what to trace and registers its probes.
@@ -96,8 +99,10 @@ struct kmmio_mapping {
  *         probes on it before returning.  May sleep.
  */
 struct kmmio_frontend {
-	void (*map)(const struct kmmio_mapping *m, bool existing);
-	void (*unmap)(const struct kmmio_mapping *m);
+	void (*map)(const struct kmmio_frontend *fe,
+		    const struct kmmio_mapping *m, bool existing);
+	void (*unmap)(const struct kmmio_frontend *fe,
+		      const struct kmmio_mapping *m);
 };
 
 int kmmio_attach_frontend(const struct kmmio_frontend *fe);
@@ -109,15 +114,15 @@ void kmmio_read_stats(int cpu, struct kmmio_stats *stats);
 int kmmio_read_fallback_ops(int cpu, struct kmmio_fallback_op *ops, int n);
 
 #ifdef CONFIG_MMIOTRACE
-DECLARE_STATIC_KEY_FALSE(kmmio_armed);
+extern struct static_key_false_deferred kmmio_armed;
 
 /*
  * Is any page armed?  A static key: a NOP in the page fault path while
- * nothing is traced.
+ * nothing is traced.  It goes off a second after the last probe does.
  */
 static __always_inline bool is_kmmio_active(void)
 {
-	return static_branch_unlikely(&kmmio_armed);
+	return static_branch_unlikely(&kmmio_armed.key);
 }
 
 /* Called from page fault handler. */

@@ -1,0 +1,1349 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kmmiotrace: a loadable MMIO tracer on the kmmio core.
+//!
+//! Loading the module attaches it to the kmmio core as its frontend; unloading it detaches it,
+//! disarms every traced page and waits for the accesses in flight.
+//!
+//! - `/dev/kmmiotrace`: reading gives the trace in mmiotrace's `VERSION 20070824` text
+//!   format, consuming it (one reader at a time); writing a line adds a `MARK` line.
+//! - `/sys/kernel/debug/kmmiotrace/filter`: what to trace, see [`Filter`].
+//! - `/sys/kernel/debug/kmmiotrace/tracing_on`: `1` traces, `0` stops.
+//! - `/sys/kernel/debug/kmmiotrace/stats`: the core's accounting and the module's.
+//! - the trace events `kmmio:kmmio_access`, `kmmio:kmmio_map` and `kmmio:kmmio_unmap`
+//!   (`include/trace/events/kmmio.h`), for trace-cmd, perf and bpftrace.
+//!
+//! Lock order: `Control::state` (process context), then the core's mapping mutex (taken by
+//! attaching and detaching; the frontend callbacks run under it), then `Shared::slow` or a
+//! registration's probe list. A per-CPU `Ring` lock is taken last, with IRQs off, in the fault
+//! handler and by the reader.
+
+use core::fmt::{self, Write};
+use kernel::{
+    bindings,
+    debugfs::{Dir, File as DebugFsFile},
+    fs::{file::flags, File, Kiocb},
+    iov::{IovIterDest, IovIterSource},
+    kmmio::{self, Access, Frontend, Mapping, Op, PciAddr},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    new_condvar, new_mutex, new_spinlock_irq,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, CondVar, Mutex, SpinLockIrq,
+    },
+    time::msecs_to_jiffies,
+    uaccess::UserSliceReader,
+};
+
+module! {
+    type: KmmioTrace,
+    name: "kmmiotrace",
+    authors: ["mmiotrace developers"],
+    description: "Loadable MMIO tracer on the kmmio core",
+    license: "GPL",
+    params: {
+        trace_pc: bool {
+            default: false,
+            description: "Record the address of the accessing instruction",
+        },
+        buffer_events: u32 {
+            default: 32768,
+            description: "Accesses buffered per CPU before events are lost",
+        },
+    },
+}
+
+/// At most this many `dev=`, `bar=` or `phys=` tokens in a filter.
+const FILTER_MAX: usize = 8;
+/// Longest marker, in bytes.
+const MARK_MAX: usize = 256;
+
+/// What to trace.
+///
+/// Written as whitespace-separated tokens:
+///
+/// - `all`: every mapping made from now on (the default; goes with `op=` only);
+/// - `dev=[DDDD:]BB:DD.F`: mappings of this PCI device's BARs (repeatable);
+/// - `bar=N`: only these BARs, 0 to 5 (repeatable);
+/// - `phys=START-END` (inclusive) or `phys=START+LEN`, hex: only mappings overlapping these
+///   physical ranges, and only the accesses inside them (repeatable);
+/// - `op=r|w|rw`: which accesses to report.
+///
+/// With `dev=` or `phys=`, mappings that existed before are traced too: a device whose driver
+/// is bound already is traced without unbinding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Filter {
+    devs: [PciAddr; FILTER_MAX],
+    ndevs: usize,
+    bars: u8,
+    ranges: [(u64, u64); FILTER_MAX],
+    nranges: usize,
+    reads: bool,
+    writes: bool,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self {
+            devs: [PciAddr {
+                domain: 0,
+                bus: 0,
+                devfn: 0,
+            }; FILTER_MAX],
+            ndevs: 0,
+            bars: 0,
+            ranges: [(0, 0); FILTER_MAX],
+            nranges: 0,
+            reads: true,
+            writes: true,
+        }
+    }
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
+}
+
+fn parse_bdf(s: &str) -> Option<PciAddr> {
+    let hex = |t: &str, max: u32, len: usize| -> Option<u32> {
+        if t.is_empty() || t.len() > len || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(t, 16).ok().filter(|&v| v <= max)
+    };
+    let (dom_bus, devfn) = s.rsplit_once(':')?;
+    let (domain, bus) = match dom_bus.split_once(':') {
+        Some((d, b)) => (hex(d, 0xffff, 4)?, hex(b, 0xff, 2)?),
+        None => (0, hex(dom_bus, 0xff, 2)?),
+    };
+    let (dev, func) = devfn.split_once('.')?;
+    let (dev, func) = (hex(dev, 0x1f, 2)?, hex(func, 7, 1)?);
+    Some(PciAddr {
+        domain,
+        bus: bus as u8,
+        devfn: ((dev << 3) | func) as u8,
+    })
+}
+
+impl Filter {
+    /// Parses a whole filter; on error, says what was expected.
+    fn parse(s: &str) -> Result<Self, &'static str> {
+        let mut f = Self::default();
+        let mut all = false;
+        let mut ops = false;
+        for tok in s.split_ascii_whitespace() {
+            if tok == "all" {
+                if all {
+                    return Err("'all' given twice");
+                }
+                all = true;
+                continue;
+            }
+            let Some((key, val)) = tok.split_once('=') else {
+                return Err("expected 'all' or KEY=VALUE tokens (dev=, bar=, phys=, op=)");
+            };
+            match key {
+                "dev" => {
+                    let a = parse_bdf(val).ok_or("dev= takes a PCI address [DDDD:]BB:DD.F")?;
+                    if f.ndevs == FILTER_MAX {
+                        return Err("at most 8 dev= tokens");
+                    }
+                    f.devs[f.ndevs] = a;
+                    f.ndevs += 1;
+                }
+                "bar" => match val.as_bytes() {
+                    [b @ b'0'..=b'5'] => f.bars |= 1 << (b - b'0'),
+                    _ => return Err("bar= takes a BAR number, 0 to 5"),
+                },
+                "phys" => {
+                    const E: &str = "phys= takes START-END or START+LEN in hex";
+                    let r = if let Some((a, b)) = val.split_once('-') {
+                        let (a, b) = (parse_hex(a).ok_or(E)?, parse_hex(b).ok_or(E)?);
+                        (b >= a)
+                            .then_some((a, b))
+                            .ok_or("phys=START-END: END below START")?
+                    } else if let Some((a, l)) = val.split_once('+') {
+                        let (a, l) = (parse_hex(a).ok_or(E)?, parse_hex(l).ok_or(E)?);
+                        let end = l
+                            .checked_sub(1)
+                            .and_then(|l| a.checked_add(l))
+                            .ok_or("phys=START+LEN: LEN must be at least 1 and fit")?;
+                        (a, end)
+                    } else {
+                        return Err(E);
+                    };
+                    if f.nranges == FILTER_MAX {
+                        return Err("at most 8 phys= tokens");
+                    }
+                    f.ranges[f.nranges] = r;
+                    f.nranges += 1;
+                }
+                "op" => {
+                    if ops {
+                        return Err("op= given twice");
+                    }
+                    ops = true;
+                    (f.reads, f.writes) = match val {
+                        "r" => (true, false),
+                        "w" => (false, true),
+                        "rw" => (true, true),
+                        _ => return Err("op= takes r, w or rw"),
+                    };
+                }
+                _ => return Err("unknown key: expected dev=, bar=, phys= or op="),
+            }
+        }
+        if all && (f.selective() || f.bars != 0) {
+            return Err("'all' does not go with dev=, bar= or phys=");
+        }
+        Ok(f)
+    }
+
+    /// Does the filter select mappings by device or range (and so existing mappings too)?
+    fn selective(&self) -> bool {
+        self.ndevs > 0 || self.nranges > 0
+    }
+
+    fn traces(&self, m: &Mapping, existing: bool) -> bool {
+        if existing && !self.selective() {
+            return false;
+        }
+        let pci = m.pci();
+        if self.ndevs > 0 && !pci.is_some_and(|p| self.devs[..self.ndevs].contains(&p.addr)) {
+            return false;
+        }
+        if self.bars != 0 && pci.is_none_or(|p| self.bars & (1 << p.bar) == 0) {
+            return false;
+        }
+        let (start, size) = (m.phys(), m.size() as u64);
+        let end = start.saturating_add(size.saturating_sub(1));
+        self.nranges == 0
+            || self.ranges[..self.nranges]
+                .iter()
+                .any(|&(a, b)| a <= end && start <= b)
+    }
+
+    fn reports(&self, op: Op, phys: u64) -> bool {
+        let op_ok = match op {
+            Op::Read => self.reads,
+            Op::Write => self.writes,
+            Op::Unknown => true,
+        };
+        op_ok
+            && (self.nranges == 0
+                || self.ranges[..self.nranges]
+                    .iter()
+                    .any(|&(a, b)| a <= phys && phys <= b))
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        for a in &self.devs[..self.ndevs] {
+            write!(
+                f,
+                "{sep}dev={:04x}:{:02x}:{:02x}.{}",
+                a.domain,
+                a.bus,
+                a.devfn >> 3,
+                a.devfn & 7
+            )?;
+            sep = " ";
+        }
+        for bar in 0..6 {
+            if self.bars & (1 << bar) != 0 {
+                write!(f, "{sep}bar={bar}")?;
+                sep = " ";
+            }
+        }
+        for (a, b) in &self.ranges[..self.nranges] {
+            write!(f, "{sep}phys={a:#x}-{b:#x}")?;
+            sep = " ";
+        }
+        match (self.reads, self.writes) {
+            (true, false) => write!(f, "{sep}op=r")?,
+            (false, true) => write!(f, "{sep}op=w")?,
+            _ if sep.is_empty() => write!(f, "all")?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// An access, as buffered between the fault handler and the reader.
+#[derive(Clone, Copy)]
+struct Rec {
+    time: u64,
+    phys: u64,
+    value: u64,
+    pc: usize,
+    pid: i32,
+    map_id: u32,
+    op: Op,
+    width: u8,
+}
+
+/// What process context adds to the stream, in time order with the accesses.
+enum Slow {
+    Map {
+        time: u64,
+        id: u32,
+        phys: u64,
+        virt: usize,
+        len: usize,
+    },
+    Unmap {
+        time: u64,
+        id: u32,
+    },
+    Mark {
+        time: u64,
+        text: KVec<u8>,
+    },
+}
+
+/// One CPU's buffer of accesses: a ring of fixed size, written in the fault handler.
+struct Ring {
+    buf: KVVec<Rec>,
+    head: usize,
+    len: usize,
+    lost: u64,
+}
+
+impl Ring {
+    fn new(cap: usize) -> Result<Self> {
+        let mut buf = KVVec::with_capacity(cap, GFP_KERNEL)?;
+        let zero = Rec {
+            time: 0,
+            phys: 0,
+            value: 0,
+            pc: 0,
+            pid: 0,
+            map_id: 0,
+            op: Op::Read,
+            width: 0,
+        };
+        for _ in 0..cap {
+            buf.push_within_capacity(zero).map_err(|_| ENOMEM)?;
+        }
+        Ok(Self {
+            buf,
+            head: 0,
+            len: 0,
+            lost: 0,
+        })
+    }
+
+    fn push(&mut self, r: Rec) -> bool {
+        let cap = self.buf.len();
+        if self.len == cap {
+            self.lost += 1;
+            return false;
+        }
+        let i = (self.head + self.len) % cap;
+        self.buf[i] = r;
+        self.len += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<Rec> {
+        if self.len == 0 {
+            return None;
+        }
+        let r = self.buf[self.head];
+        self.head = (self.head + 1) % self.buf.len();
+        self.len -= 1;
+        Some(r)
+    }
+}
+
+/// What the tracers, the control files and the reader share.
+#[pin_data]
+struct Shared {
+    rings: KVec<Pin<KBox<SpinLockIrq<Ring>>>>,
+    #[pin]
+    slow: Mutex<KVec<Slow>>,
+    next_id: Atomic<u32>,
+    lost: Atomic<u64>,
+    recorded: Atomic<u64>,
+    reader: Atomic<bool>,
+    trace_pc: bool,
+}
+
+impl Shared {
+    fn new(trace_pc: bool, cap: usize) -> Result<Arc<Self>> {
+        let mut rings = KVec::new();
+        for _ in 0..kernel::cpu::nr_cpu_ids() {
+            let ring = Ring::new(cap)?;
+            rings.push(
+                KBox::pin_init(new_spinlock_irq!(ring, "kmmiotrace_ring"), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        Arc::pin_init(
+            try_pin_init!(Self {
+                rings,
+                slow <- new_mutex!(KVec::new(), "kmmiotrace_slow"),
+                next_id: Atomic::new(0),
+                lost: Atomic::new(0),
+                recorded: Atomic::new(0),
+                reader: Atomic::new(false),
+                trace_pc,
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    fn add_slow(&self, s: Slow) {
+        if self.slow.lock().push(s, GFP_KERNEL).is_err() {
+            self.lost.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+kernel::declare_trace! {
+    /// The `kmmio:kmmio_access` trace event: as many arguments as the event has fields.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kmmio_access(map_id: u32, phys: u64, bar_off: u64, bdf: u32, bar: i8, op: u8,
+                           width: u8, value: u64, cpu: u32, pid: i32, ip: usize);
+    /// The `kmmio:kmmio_map` trace event.
+    unsafe fn kmmio_map(map_id: u32, phys: u64, len: u64, bdf: u32, bar: i8);
+    /// The `kmmio:kmmio_unmap` trace event.
+    unsafe fn kmmio_unmap(map_id: u32, phys: u64, len: u64, bdf: u32, bar: i8);
+}
+
+/// Where a traced mapping is, as the trace events say it.
+#[derive(Clone, Copy)]
+struct Place {
+    id: u32,
+    phys: u64,
+    len: u64,
+    bdf: u32,
+    bar: i8,
+    bar_start: u64,
+}
+
+impl Place {
+    fn of(m: &Mapping, id: u32) -> Self {
+        let pci = m.pci();
+        Self {
+            id,
+            phys: m.phys(),
+            len: m.size() as u64,
+            bdf: pci.map_or(bindings::KMMIO_TRACE_NO_PCI, |p| p.addr.packed()),
+            bar: pci.map_or(-1, |p| p.bar as i8),
+            bar_start: pci.map_or(m.phys(), |p| p.start),
+        }
+    }
+}
+
+/// Traces one mapping: puts its accesses in the ring of the CPU that made them.
+struct MapTracer {
+    shared: Arc<Shared>,
+    filter: Filter,
+    place: Place,
+}
+
+impl kmmio::Tracer for MapTracer {
+    fn access(&self, a: &Access) {
+        if !self.filter.reports(a.op, a.phys) {
+            return;
+        }
+        let p = &self.place;
+        let pc = if self.shared.trace_pc { a.ip } else { 0 };
+        // SAFETY: The event takes plain values; tracepoints may be hit with IRQs off.
+        unsafe {
+            kmmio_access(
+                p.id,
+                a.phys,
+                a.phys.wrapping_sub(p.bar_start),
+                p.bdf,
+                p.bar,
+                a.op.code(),
+                a.width,
+                a.value,
+                a.cpu,
+                a.pid,
+                pc,
+            )
+        };
+        let Some(ring) = self.shared.rings.get(a.cpu as usize) else {
+            return;
+        };
+        let rec = Rec {
+            time: a.time,
+            phys: a.phys,
+            value: a.value,
+            pc,
+            pid: a.pid,
+            map_id: p.id,
+            op: a.op,
+            width: a.width,
+        };
+        if ring.lock().push(rec) {
+            self.shared.recorded.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// The frontend of one attachment: a fixed filter.
+struct Fe {
+    shared: Arc<Shared>,
+    filter: Filter,
+}
+
+impl Frontend for Fe {
+    type Tracer = MapTracer;
+
+    fn map(&self, m: &Mapping, existing: bool) -> Option<MapTracer> {
+        if !self.filter.traces(m, existing) {
+            return None;
+        }
+        let id = self.shared.next_id.fetch_add(1, Relaxed) + 1;
+        let place = Place::of(m, id);
+        // SAFETY: The event takes plain values.
+        unsafe { kmmio_map(id, place.phys, place.len, place.bdf, place.bar) };
+        // The MAP line comes before the first access: its time stamp is taken before the
+        // probe is armed.
+        self.shared.add_slow(Slow::Map {
+            time: kmmio::clock(),
+            id,
+            phys: m.phys(),
+            virt: m.virt(),
+            len: m.size(),
+        });
+        Some(MapTracer {
+            shared: self.shared.clone(),
+            filter: self.filter,
+            place,
+        })
+    }
+
+    fn unmap(&self, _m: &Mapping, t: &MapTracer) {
+        let p = &t.place;
+        // SAFETY: The event takes plain values.
+        unsafe { kmmio_unmap(p.id, p.phys, p.len, p.bdf, p.bar) };
+        self.shared.add_slow(Slow::Unmap {
+            time: kmmio::clock(),
+            id: p.id,
+        });
+    }
+}
+
+struct CtlState {
+    filter: Filter,
+    reg: Option<Pin<KBox<kmmio::Registration<Fe>>>>,
+}
+
+/// The control files' state.
+#[pin_data]
+struct Control {
+    shared: Arc<Shared>,
+    #[pin]
+    state: Mutex<CtlState>,
+}
+
+impl Control {
+    fn start(&self, st: &mut CtlState) -> Result {
+        if st.reg.is_none() {
+            let fe = Fe {
+                shared: self.shared.clone(),
+                filter: st.filter,
+            };
+            st.reg = Some(KBox::pin_init(kmmio::Registration::new(fe), GFP_KERNEL)?);
+        }
+        Ok(())
+    }
+
+    fn set_filter(&self, f: Filter) -> Result {
+        let mut st = self.state.lock();
+        let on = st.reg.is_some();
+        // Stop, swap, start: the new filter applies to every mapping, live ones included.
+        st.reg = None;
+        st.filter = f;
+        if on {
+            self.start(&mut st)?;
+        }
+        Ok(())
+    }
+
+    /// Applies a filter written as text, whole; or changes nothing and says why not.
+    fn write_filter(&self, text: &str) -> Result<Result<(), &'static str>> {
+        match Filter::parse(text) {
+            Ok(f) => self.set_filter(f).map(Ok),
+            Err(why) => Ok(Err(why)),
+        }
+    }
+
+    fn set_on(&self, on: bool) -> Result {
+        let mut st = self.state.lock();
+        if on {
+            self.start(&mut st)
+        } else {
+            st.reg = None;
+            Ok(())
+        }
+    }
+}
+
+/// Reads a short control write: the whole of it, as text.
+fn read_text<'a>(r: &mut UserSliceReader, buf: &'a mut [u8]) -> Result<&'a str> {
+    let n = r.len();
+    if n > buf.len() {
+        pr_warn!(
+            "control write of {n} bytes: at most {} allowed\n",
+            buf.len()
+        );
+        return Err(EINVAL);
+    }
+    r.read_slice(&mut buf[..n])?;
+    core::str::from_utf8(&buf[..n]).map_err(|_| {
+        pr_warn!("control write is not text\n");
+        EINVAL
+    })
+}
+
+fn filter_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", c.state.lock().filter)
+}
+
+fn filter_store(c: &Arc<Control>, r: &mut UserSliceReader) -> Result {
+    kmmio::may_trace()?;
+    let mut buf = [0u8; 512];
+    let text = read_text(r, &mut buf)?;
+    c.write_filter(text)?.map_err(|why| {
+        pr_warn!("filter {:?} rejected: {why}\n", text.trim());
+        EINVAL
+    })
+}
+
+fn on_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", u8::from(c.state.lock().reg.is_some()))
+}
+
+fn on_store(c: &Arc<Control>, r: &mut UserSliceReader) -> Result {
+    kmmio::may_trace()?;
+    let mut buf = [0u8; 8];
+    match read_text(r, &mut buf)?.trim() {
+        "1" => c.set_on(true),
+        "0" => c.set_on(false),
+        t => {
+            pr_warn!("tracing_on {t:?} rejected: write 0 or 1\n");
+            Err(EINVAL)
+        }
+    }
+}
+
+fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let t = kmmio::Stats::total();
+    let sh = &c.shared;
+    let lost = sh.lost.load(Relaxed) + sh.rings.iter().map(|r| r.lock().lost).sum::<u64>();
+    let mappings = c.state.lock().reg.as_ref().map_or(0, |r| r.traced());
+    writeln!(f, "traced {}", t.traced)?;
+    writeln!(f, "emulated {}", t.emulated)?;
+    writeln!(f, "stepped {}", t.stepped)?;
+    writeln!(f, "refused {}", t.refused)?;
+    writeln!(f, "dropped {}", t.dropped)?;
+    writeln!(f, "recorded {}", sh.recorded.load(Relaxed))?;
+    writeln!(f, "lost {lost}")?;
+    writeln!(f, "mappings {mappings}")?;
+    let mut res = Ok(());
+    kmmio::for_each_possible_cpu(|cpu| {
+        let s = kmmio::Stats::cpu(cpu);
+        let n = cpu.as_u32();
+        res = res.and_then(|()| {
+            writeln!(f, "cpu{n}.traced {}", s.traced)?;
+            writeln!(f, "cpu{n}.emulated {}", s.emulated)?;
+            writeln!(f, "cpu{n}.stepped {}", s.stepped)?;
+            writeln!(f, "cpu{n}.refused {}", s.refused)?;
+            writeln!(f, "cpu{n}.dropped {}", s.dropped)?;
+            let (ops, len) = kmmio::fallback_ops(cpu);
+            for o in &ops[..len] {
+                writeln!(f, "cpu{n}.fallback 0x{:06x} {}", o.opcode, o.count)?;
+            }
+            Ok(())
+        });
+    });
+    res
+}
+
+/// Text in a growing buffer.
+struct Text(KVec<u8>);
+
+impl Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| fmt::Error)
+    }
+}
+
+/// Mainline's time stamp: seconds and microseconds, rounded.
+struct Stamp(u64);
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let us = self.0.saturating_add(500) / 1000;
+        write!(f, "{}.{:06}", us / 1_000_000, us % 1_000_000)
+    }
+}
+
+fn format_rec(t: &mut Text, r: &Rec) -> fmt::Result {
+    let s = Stamp(r.time);
+    match r.op {
+        Op::Read | Op::Write => writeln!(
+            t,
+            "{} {} {s} {} {:#x} {:#x} {:#x} {}",
+            if r.op == Op::Read { 'R' } else { 'W' },
+            r.width,
+            r.map_id,
+            r.phys,
+            r.value,
+            r.pc,
+            r.pid
+        ),
+        Op::Unknown => writeln!(
+            t,
+            "UNKNOWN {s} {} {:#x} {:02x},{:02x},{:02x} {:#x} {}",
+            r.map_id,
+            r.phys,
+            (r.value >> 16) & 0xff,
+            (r.value >> 8) & 0xff,
+            r.value & 0xff,
+            r.pc,
+            r.pid
+        ),
+    }
+}
+
+fn format_slow(t: &mut Text, s: &Slow) -> fmt::Result {
+    match s {
+        Slow::Map {
+            time,
+            id,
+            phys,
+            virt,
+            len,
+        } => writeln!(
+            t,
+            "MAP {} {id} {phys:#x} {virt:#x} {len:#x} 0x0 0",
+            Stamp(*time)
+        ),
+        Slow::Unmap { time, id } => writeln!(t, "UNMAP {} {id} 0x0 0", Stamp(*time)),
+        Slow::Mark { time, text } => {
+            write!(t, "MARK {} ", Stamp(*time))?;
+            t.0.extend_from_slice(text, GFP_KERNEL)
+                .map_err(|_| fmt::Error)?;
+            t.write_char('\n')
+        }
+    }
+}
+
+fn format_header(t: &mut Text) -> fmt::Result {
+    writeln!(t, "VERSION 20070824")?;
+    let mut res = Ok(());
+    kmmio::for_each_pci_dev(|d| {
+        res = res.and_then(|()| {
+            write!(
+                t,
+                "PCIDEV {:02x}{:02x} {:04x}{:04x} {:x}",
+                d.addr.bus, d.addr.devfn, d.vendor, d.device, d.irq
+            )?;
+            for s in d.start {
+                write!(t, " {s:x}")?;
+            }
+            for l in d.len {
+                write!(t, " {l:x}")?;
+            }
+            t.write_char(' ')?;
+            t.0.extend_from_slice(d.driver(), GFP_KERNEL)
+                .map_err(|_| fmt::Error)?;
+            t.write_char('\n')
+        });
+    });
+    res
+}
+
+impl Slow {
+    fn time(&self) -> u64 {
+        match self {
+            Slow::Map { time, .. } | Slow::Unmap { time, .. } | Slow::Mark { time, .. } => *time,
+        }
+    }
+}
+
+impl Shared {
+    /// Moves what is buffered into `t` as text, in time order; reports lost events first.
+    ///
+    /// Each CPU's accesses are in order already: they are merged by time stamp with each
+    /// other and with the records of process context (first on a tie).
+    fn drain(&self, t: &mut Text) -> Result {
+        let mut lost = self.lost.xchg(0, Relaxed);
+        let mut cpus: KVec<KVec<Rec>> = KVec::with_capacity(self.rings.len(), GFP_KERNEL)?;
+        for ring in self.rings.iter() {
+            let mut v = KVec::new();
+            loop {
+                let mut batch = [None; 64];
+                {
+                    let mut r = ring.lock();
+                    lost += core::mem::take(&mut r.lost);
+                    for b in batch.iter_mut() {
+                        *b = r.pop();
+                        if b.is_none() {
+                            break;
+                        }
+                    }
+                }
+                let n = batch.iter().take_while(|b| b.is_some()).count();
+                v.reserve(n, GFP_KERNEL)?;
+                for rec in batch.iter().flatten() {
+                    v.push_within_capacity(*rec).map_err(|_| ENOMEM)?;
+                }
+                if n < batch.len() {
+                    break;
+                }
+            }
+            cpus.push(v, GFP_KERNEL)?;
+        }
+        let slow = core::mem::take(&mut *self.slow.lock());
+        if lost > 0 {
+            writeln!(t, "MARK 0.000000 Lost {lost} events.").map_err(|_| ENOMEM)?;
+        }
+        let mut next: KVec<usize> = KVec::from_elem(0, cpus.len(), GFP_KERNEL)?;
+        let mut slow_next = 0;
+        loop {
+            let mut best: Option<(u64, usize)> = None;
+            for (i, v) in cpus.iter().enumerate() {
+                if let Some(r) = v.get(next[i]) {
+                    if best.is_none_or(|(time, _)| r.time < time) {
+                        best = Some((r.time, i));
+                    }
+                }
+            }
+            let res = match (slow.get(slow_next), best) {
+                (Some(s), b) if b.is_none_or(|(time, _)| s.time() <= time) => {
+                    slow_next += 1;
+                    format_slow(t, s)
+                }
+                (_, Some((_, i))) => {
+                    next[i] += 1;
+                    format_rec(t, &cpus[i][next[i] - 1])
+                }
+                (_, None) => break,
+            };
+            res.map_err(|_| ENOMEM)?;
+        }
+        Ok(())
+    }
+}
+
+/// An open `/dev/kmmiotrace`.
+#[pin_data(PinnedDrop)]
+struct TraceFile {
+    shared: Arc<Shared>,
+    reader: bool,
+    nonblock: bool,
+    #[pin]
+    pending: Mutex<(KVec<u8>, usize)>,
+    #[pin]
+    wait: CondVar,
+}
+
+#[pinned_drop]
+impl PinnedDrop for TraceFile {
+    fn drop(self: Pin<&mut Self>) {
+        if self.reader {
+            self.shared.reader.store(false, Relaxed);
+        }
+    }
+}
+
+#[vtable]
+impl MiscDevice for TraceFile {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        kmmio::may_trace()?;
+        // SAFETY: The only registration of `TraceFile` is the `misc` field of the module's
+        // `KmmioTrace`, which outlives every open file (the file holds a module reference).
+        let module = unsafe {
+            &*kernel::container_of!(core::ptr::from_ref(misc).cast_mut(), KmmioTrace, misc)
+        };
+        let shared = module.shared.clone();
+        let reader = file.flags() & flags::O_ACCMODE != flags::O_WRONLY;
+        if reader && shared.reader.xchg(true, Relaxed) {
+            return Err(EBUSY);
+        }
+        let mut text = Text(KVec::new());
+        if reader && format_header(&mut text).is_err() {
+            shared.reader.store(false, Relaxed);
+            return Err(ENOMEM);
+        }
+        let flag = shared.clone();
+        KBox::pin_init(
+            try_pin_init!(Self {
+                shared,
+                reader,
+                nonblock: file.flags() & flags::O_NONBLOCK != 0,
+                pending <- new_mutex!((text.0, 0), "kmmiotrace_pending"),
+                wait <- new_condvar!("kmmiotrace_wait"),
+            }? Error),
+            GFP_KERNEL,
+        )
+        .inspect_err(|_| {
+            if reader {
+                flag.reader.store(false, Relaxed);
+            }
+        })
+    }
+
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        if !me.reader {
+            return Err(EBADF);
+        }
+        let mut p = me.pending.lock();
+        loop {
+            if p.1 < p.0.len() {
+                let n = iov.copy_to_iter(&p.0[p.1..]);
+                p.1 += n;
+                if p.1 == p.0.len() {
+                    p.0.clear();
+                    p.1 = 0;
+                }
+                return if n == 0 { Err(EFAULT) } else { Ok(n) };
+            }
+            let mut t = Text(core::mem::take(&mut p.0));
+            me.shared.drain(&mut t)?;
+            p.0 = t.0;
+            if !p.0.is_empty() {
+                continue;
+            }
+            if me.nonblock {
+                return Err(EAGAIN);
+            }
+            // The fault handler does not wake readers (that would cost every access): poll.
+            if let kernel::sync::CondVarTimeoutResult::Signal { .. } = me
+                .wait
+                .wait_interruptible_timeout(&mut p, msecs_to_jiffies(20))
+            {
+                return Err(ERESTARTSYS);
+            }
+        }
+    }
+
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        let len = iov.len();
+        let mut buf = [0u8; MARK_MAX];
+        let n = iov.copy_from_iter(&mut buf);
+        if len > MARK_MAX {
+            pr_warn!("marker of {len} bytes: at most {MARK_MAX} allowed\n");
+            return Err(EINVAL);
+        }
+        let text = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
+        if text.contains(&b'\n') {
+            pr_warn!("a marker is one line\n");
+            return Err(EINVAL);
+        }
+        let mut v = KVec::with_capacity(text.len(), GFP_KERNEL)?;
+        v.extend_from_slice(text, GFP_KERNEL)?;
+        me.shared.add_slow(Slow::Mark {
+            time: kmmio::clock(),
+            text: v,
+        });
+        Ok(n)
+    }
+}
+
+#[pin_data(PinnedDrop)]
+struct KmmioTrace {
+    #[pin]
+    misc: MiscDeviceRegistration<TraceFile>,
+    #[pin]
+    filter_file: DebugFsFile<Arc<Control>>,
+    #[pin]
+    on_file: DebugFsFile<Arc<Control>>,
+    #[pin]
+    stats_file: DebugFsFile<Arc<Control>>,
+    _dir: Dir,
+    ctl: Arc<Control>,
+    shared: Arc<Shared>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for KmmioTrace {
+    fn drop(self: Pin<&mut Self>) {
+        // Detach and disarm before the buffers go (they go with the last `Arc`).
+        let _ = self.ctl.set_on(false);
+        pr_info!("unloaded: every traced page disarmed\n");
+    }
+}
+
+impl Control {
+    fn new(shared: Arc<Shared>) -> Result<Arc<Self>> {
+        let state = CtlState {
+            filter: Filter::default(),
+            reg: None,
+        };
+        Arc::pin_init(
+            try_pin_init!(Control {
+                shared,
+                state <- new_mutex!(state, "kmmiotrace_ctl"),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+}
+
+impl kernel::InPlaceModule for KmmioTrace {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let cap = module_parameters::buffer_events.value().clamp(256, 1 << 22) as usize;
+        let parts = Shared::new(module_parameters::trace_pc.value(), cap)
+            .and_then(|s| Ok((s.clone(), Control::new(s)?)));
+        let dir = Dir::new(c"kmmiotrace");
+        try_pin_init!(Self {
+            shared: parts.as_ref().map_err(|e| *e)?.0.clone(),
+            ctl: parts.as_ref().map_err(|e| *e)?.1.clone(),
+            misc <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"kmmiotrace",
+            }),
+            filter_file <- dir.read_write_callback_file(
+                c"filter",
+                parts.as_ref().map_err(|e| *e)?.1.clone(),
+                &filter_show,
+                &filter_store,
+            ),
+            on_file <- dir.read_write_callback_file(
+                c"tracing_on",
+                parts.as_ref().map_err(|e| *e)?.1.clone(),
+                &on_show,
+                &on_store,
+            ),
+            stats_file <- dir.read_callback_file(
+                c"stats",
+                parts.as_ref().map_err(|e| *e)?.1.clone(),
+                &stats_show,
+            ),
+            _dir: dir.clone(),
+        }? Error)
+        .pin_chain(|this| {
+            this.ctl.set_on(true).inspect_err(|e| {
+                pr_err!("cannot attach to the kmmio core: {e:?} (is the mmiotrace tracer on?)\n")
+            })?;
+            pr_info!("tracing new mappings; control files in /sys/kernel/debug/kmmiotrace/\n");
+            Ok(())
+        })
+    }
+}
+
+#[kunit_tests(kmmiotrace_filter)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> Result<KVec<u8>, &'static str> {
+        let f = Filter::parse(s)?;
+        let mut t = Text(KVec::new());
+        write!(t, "{f}").map_err(|_| "no memory")?;
+        Ok(t.0)
+    }
+
+    #[test]
+    fn valid_filters() {
+        assert_eq!(canon("").as_deref(), Ok(&b"all"[..]));
+        assert_eq!(canon(" all\n").as_deref(), Ok(&b"all"[..]));
+        assert_eq!(
+            canon("dev=00:03.0").as_deref(),
+            Ok(&b"dev=0000:00:03.0"[..])
+        );
+        assert_eq!(
+            canon("dev=0001:ff:1f.7 bar=1 bar=0").as_deref(),
+            Ok(&b"dev=0001:ff:1f.7 bar=0 bar=1"[..])
+        );
+        assert_eq!(
+            canon("phys=0xfebc0000+0x20000 op=w").as_deref(),
+            Ok(&b"phys=0xfebc0000-0xfebdffff op=w"[..])
+        );
+        assert_eq!(
+            canon("phys=10-10\top=rw").as_deref(),
+            Ok(&b"phys=0x10-0x10"[..])
+        );
+        assert_eq!(canon("op=r").as_deref(), Ok(&b"op=r"[..]));
+        assert_eq!(canon("all op=w").as_deref(), Ok(&b"op=w"[..]));
+        let f = Filter::parse("dev=00:04.0 phys=1000-1fff op=w").unwrap_or_default();
+        assert_eq!(f.ndevs, 1);
+        assert_eq!(f.devs[0].devfn, 4 << 3);
+        assert!(f.reports(Op::Write, 0x1000));
+        assert!(f.reports(Op::Write, 0x1fff));
+        assert!(!f.reports(Op::Write, 0x2000));
+        assert!(!f.reports(Op::Read, 0x1800));
+        assert!(f.selective());
+        assert!(!Filter::default().selective());
+    }
+
+    #[test]
+    fn canonical_form_round_trips() {
+        for s in [
+            "all",
+            "dev=0000:00:03.0 dev=00:04.1 bar=5",
+            "phys=0x0-0xffffffffffffffff",
+            "phys=1+1 phys=fe000000-feffffff op=r bar=2",
+        ] {
+            let f = Filter::parse(s).unwrap_or_default();
+            let text = canon(s).unwrap_or_default();
+            let again = core::str::from_utf8(&text).unwrap_or("?");
+            assert_eq!(Filter::parse(again), Ok(f));
+        }
+    }
+
+    const BAD: &[&str] = &[
+        "al",
+        "all all",
+        "all dev=00:03.0",
+        "bar=1 all",
+        "all phys=0-1",
+        "dev",
+        "dev=",
+        "dev=3",
+        "dev=00:03",
+        "dev=00:20.0",
+        "dev=00:03.8",
+        "dev=100:03.0",
+        "dev=10000:00:03.0",
+        "dev=g0:03.0",
+        "dev=00:03.0.1",
+        "dev=:03.0",
+        "dev=00:.0",
+        "dev=00:03.",
+        "dev=+0:03.0",
+        "bar=6",
+        "bar=-1",
+        "bar=01",
+        "bar=",
+        "bar=a",
+        "phys=",
+        "phys=10",
+        "phys=20-10",
+        "phys=10+0",
+        "phys=ffffffffffffffff+2",
+        "phys=0x-0x10",
+        "phys=10000000000000000-1",
+        "phys=1-2-3",
+        "phys=1+",
+        "phys=x+1",
+        "op=",
+        "op=x",
+        "op=wr",
+        "op=r op=w",
+        "opr",
+        "=dev",
+        "foo=1",
+        "DEV=00:03.0",
+        "dev=00:01.0 dev=00:02.0 dev=00:03.0 dev=00:04.0 dev=00:05.0 dev=00:06.0 dev=00:07.0 dev=00:08.0 dev=00:09.0",
+    ];
+
+    #[test]
+    fn malformed_filters_are_refused() {
+        for s in BAD {
+            assert!(Filter::parse(s).is_err());
+        }
+    }
+
+    /// A small xorshift generator: the corpus is the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[(self.next() % from.len() as u64) as usize]
+        }
+    }
+
+    /// Writes one token that is malformed, whatever the random numbers.
+    fn malformed(rng: &mut Rng, t: &mut Text) -> fmt::Result {
+        let r = rng.next();
+        let (a, b) = (rng.next(), rng.next());
+        match r % 9 {
+            0 => write!(t, "{}", rng.pick(BAD)),
+            1 => write!(
+                t,
+                "dev={:03x}:{:02x}.{}",
+                0x100 + a % 0xf00,
+                b % 0x20,
+                a % 8
+            ),
+            2 => write!(t, "dev={:02x}:{:02x}.{}", a % 0x100, 0x20 + b % 0xe0, a % 8),
+            3 => write!(t, "dev={:02x}:{:02x}.{:x}", a % 0x100, b % 0x20, 8 + a % 8),
+            4 => write!(t, "bar={}", 6 + a % 94),
+            5 => {
+                let lo = a >> 1;
+                write!(t, "phys={:#x}-{:#x}", lo + 1 + b % 0x1000, lo)
+            }
+            6 => write!(t, "phys={:x}+0", a),
+            7 => write!(t, "x{:x}={:x}", a % 0x1000, b),
+            _ => write!(t, "op={}", rng.pick(&["x", "wr", "rr", "R", "W", "read"])),
+        }
+    }
+
+    const GOOD: &[&str] = &[
+        "dev=00:03.0",
+        "bar=0",
+        "phys=1000-1fff",
+        "phys=0+1",
+        "dev=0000:00:04.0",
+    ];
+
+    /// 10 000 malformed filters, each a malformed token between valid ones, written to a
+    /// control with a filter in force: every one is refused and leaves that filter alone.
+    #[test]
+    fn malformed_corpus_leaves_the_filter_in_force() -> Result {
+        let shared = Shared::new(false, 256)?;
+        let ctl = Control::new(shared)?;
+        assert_eq!(ctl.write_filter("dev=00:04.0 op=w")?, Ok(()));
+        let before = ctl.state.lock().filter;
+        let mut rng = Rng(0x6b6d6d696f747263);
+        let mut refused = 0;
+        let seps = [" ", "\t", "  ", "\n"];
+        for _ in 0..10_000 {
+            let mut t = Text(KVec::new());
+            for _ in 0..rng.next() % 3 {
+                write!(t, "{}{}", rng.pick(GOOD), rng.pick(&seps)).map_err(|_| ENOMEM)?;
+            }
+            malformed(&mut rng, &mut t).map_err(|_| ENOMEM)?;
+            for _ in 0..rng.next() % 3 {
+                write!(t, "{}{}", rng.pick(&seps), rng.pick(GOOD)).map_err(|_| ENOMEM)?;
+            }
+            let text = core::str::from_utf8(&t.0).map_err(|_| EINVAL)?;
+            if ctl.write_filter(text)?.is_err() {
+                refused += 1;
+            }
+            assert_eq!(ctl.state.lock().filter, before);
+        }
+        assert_eq!(refused, 10_000);
+        Ok(())
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let alphabet = b"devbarphysopall=:.+-x0123456789abcdefABCDEF \t";
+        let mut buf = [0u8; 40];
+        for _ in 0..20_000 {
+            let n = (rng.next() % buf.len() as u64) as usize;
+            for b in buf[..n].iter_mut() {
+                *b = alphabet[(rng.next() % alphabet.len() as u64) as usize];
+            }
+            let s = core::str::from_utf8(&buf[..n]).unwrap_or("");
+            if let Ok(f) = Filter::parse(s) {
+                // Whatever is accepted prints as a filter that parses to the same.
+                let mut t = Text(KVec::new());
+                assert!(write!(t, "{f}").is_ok());
+                let again = core::str::from_utf8(&t.0).unwrap_or("?");
+                assert_eq!(Filter::parse(again), Ok(f));
+            }
+        }
+    }
+
+    fn text_of(f: impl FnOnce(&mut Text) -> fmt::Result) -> KVec<u8> {
+        let mut t = Text(KVec::new());
+        assert!(f(&mut t).is_ok());
+        t.0
+    }
+
+    #[test]
+    fn text_format_is_mainlines() {
+        let mut r = Rec {
+            time: 12_345_678_901,
+            phys: 0xfebc0008,
+            value: 0x80080783,
+            pc: 0,
+            pid: 42,
+            map_id: 3,
+            op: Op::Read,
+            width: 4,
+        };
+        assert_eq!(
+            &text_of(|t| format_rec(t, &r))[..],
+            b"R 4 12.345679 3 0xfebc0008 0x80080783 0x0 42\n"
+        );
+        r.op = Op::Write;
+        r.width = 1;
+        r.value = 0;
+        r.time = 999;
+        assert_eq!(
+            &text_of(|t| format_rec(t, &r))[..],
+            b"W 1 0.000001 3 0xfebc0008 0x0 0x0 42\n"
+        );
+        r.op = Op::Unknown;
+        r.value = 0xf3a5ff;
+        assert_eq!(
+            &text_of(|t| format_rec(t, &r))[..],
+            b"UNKNOWN 0.000001 3 0xfebc0008 f3,a5,ff 0x0 42\n"
+        );
+        let map = Slow::Map {
+            time: 1_000_000_000,
+            id: 1,
+            phys: 0xfebc0000,
+            virt: 0xffffc90000080000,
+            len: 0x20000,
+        };
+        assert_eq!(
+            &text_of(|t| format_slow(t, &map))[..],
+            b"MAP 1.000000 1 0xfebc0000 0xffffc90000080000 0x20000 0x0 0\n"
+        );
+        let unmap = Slow::Unmap {
+            time: 2_500_000_000,
+            id: 1,
+        };
+        assert_eq!(
+            &text_of(|t| format_slow(t, &unmap))[..],
+            b"UNMAP 2.500000 1 0x0 0\n"
+        );
+    }
+
+    #[test]
+    fn lost_events_are_reported_in_the_stream() -> Result {
+        let shared = Shared::new(false, 256)?;
+        let rec = Rec {
+            time: 5,
+            phys: 0x1000,
+            value: 1,
+            pc: 0,
+            pid: 0,
+            map_id: 1,
+            op: Op::Write,
+            width: 4,
+        };
+        {
+            let mut ring = shared.rings[0].lock();
+            for _ in 0..300 {
+                ring.push(rec);
+            }
+        }
+        let mut t = Text(KVec::new());
+        shared.drain(&mut t)?;
+        let text = core::str::from_utf8(&t.0).map_err(|_| EINVAL)?;
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("MARK 0.000000 Lost 44 events."));
+        assert_eq!(lines.count(), 256);
+        let mut t = Text(KVec::new());
+        shared.drain(&mut t)?;
+        assert!(t.0.is_empty());
+        Ok(())
+    }
+}
