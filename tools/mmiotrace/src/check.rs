@@ -1157,9 +1157,41 @@ impl Aligner<'_> {
     /// `reorder_window` positions of Q away, nearest pairs first, and
     /// replaces each pair by one reordered difference where the earlier of
     /// the two was.
+    ///
+    /// A mismatched pair may be two reorderings that the alignment took for
+    /// a changed value (two CPUs writing one register with different values
+    /// in the other order): its guest half is tried as an extra and its QEMU
+    /// half as a missing access.  A half that pairs becomes a reordered
+    /// access; if neither does, the mismatch stays as it was.
     fn reorder(&mut self) {
         let window = self.opts.reorder_window;
-        if window == 0 || self.counts.missing == 0 || self.counts.extra == 0 {
+        if window == 0 || self.counts.missing + self.counts.mismatched == 0 {
+            return;
+        }
+        // (mismatch, its extra half, its missing half), by index.
+        let mut halves = Vec::new();
+        for i in 0..self.differences.len() {
+            let d = self.differences[i];
+            if d.kind != DiffKind::Mismatched || d.shape != Shape::Same {
+                continue;
+            }
+            let pos = self.positions[i];
+            let half = |kind, guest, qemu| Difference {
+                kind,
+                guest,
+                qemu,
+                shape: Shape::Same,
+                failing: true,
+            };
+            self.differences.push(half(DiffKind::Extra, d.guest, None));
+            self.differences.push(half(DiffKind::Missing, None, d.qemu));
+            self.positions.extend([pos, pos]);
+            let n = self.differences.len();
+            halves.push((i, n - 2, n - 1));
+            self.counts.extra += 1;
+            self.counts.missing += 1;
+        }
+        if self.counts.missing == 0 || self.counts.extra == 0 {
             return;
         }
         let same = |d: &Difference| {
@@ -1174,6 +1206,9 @@ impl Aligner<'_> {
                     missing.entry(key).or_default().push(i);
                 }
             }
+        }
+        for ms in missing.values_mut() {
+            ms.sort_by_key(|&m| self.positions[m]);
         }
         // (distance, extra, missing), by index into `differences`.
         let mut candidates = Vec::new();
@@ -1196,14 +1231,15 @@ impl Aligner<'_> {
                 candidates.push((dist, e, m));
             }
         }
-        if candidates.is_empty() {
-            return;
-        }
         candidates.sort_unstable();
         let mut used = vec![false; self.differences.len()];
         let mut drop = vec![false; self.differences.len()];
         for (_, e, m) in candidates {
             if used[e] || used[m] {
+                continue;
+            }
+            // The two halves of one mismatch are that mismatch.
+            if halves.iter().any(|&(_, he, hm)| he == e && hm == m) {
                 continue;
             }
             used[e] = true;
@@ -1223,6 +1259,19 @@ impl Aligner<'_> {
             self.counts.extra -= 1;
             self.counts.reordered += 1;
         }
+        for (i, e, m) in halves {
+            if !used[e] && !used[m] {
+                // Neither half was a reordering: the mismatch stands.
+                drop[e] = true;
+                drop[m] = true;
+                self.counts.extra -= 1;
+                self.counts.missing -= 1;
+            } else {
+                // A half that did not pair stays as an extra or missing access.
+                drop[i] = true;
+                self.counts.mismatched -= 1;
+            }
+        }
         let mut i = 0;
         self.differences.retain(|_| {
             i += 1;
@@ -1233,6 +1282,11 @@ impl Aligner<'_> {
             i += 1;
             !drop[i - 1]
         });
+        // The halves were appended: back into the order of Q.
+        let mut order: Vec<usize> = (0..self.differences.len()).collect();
+        order.sort_by_key(|&k| self.positions[k]);
+        self.differences = order.iter().map(|&k| self.differences[k]).collect();
+        self.positions = order.iter().map(|&k| self.positions[k]).collect();
     }
 
     fn missing(&mut self, q: Access) {
@@ -1593,6 +1647,46 @@ mod tests {
         let c = compare(&target(), &g, &q, &off);
         assert_eq!(counts(&c), [20, 20, 19, 0, 1, 1, 0, 0]);
         assert_eq!(c.counts.reordered, 0);
+    }
+
+    #[test]
+    fn a_mismatch_of_two_reordered_writes_is_two_reorderings() {
+        // Two CPUs write one register, 3 then 4; the trace has both late,
+        // 3 next to where QEMU has 4: the alignment takes that for a
+        // changed value, with the 3 missing and the 4 extra elsewhere.
+        let s = sequence(30);
+        let mut q = s.clone();
+        q.insert(20, w(0x3818, 4));
+        q.insert(10, w(0x3818, 3));
+        let q = numbered(q, 100);
+        let mut g = s.clone();
+        g.insert(21, w(0x3818, 4));
+        g.insert(20, w(0x3818, 3));
+        let c = run(&g, &q);
+        let k = c.counts;
+        assert_eq!((k.mismatched, k.missing, k.extra), (0, 0, 0));
+        assert_eq!((k.matched, k.reordered), (30, 2));
+        assert!(c.differences.iter().all(|d| d.kind == DiffKind::Reordered));
+        assert!(c
+            .differences
+            .windows(2)
+            .all(|p| p[0].qemu.unwrap().line <= p[1].qemu.unwrap().line));
+        let allow = CompareOptions {
+            allow_reorder: true,
+            ..CompareOptions::default()
+        };
+        assert_eq!(compare(&target(), &g, &q, &allow).verdict, Verdict::Pass);
+
+        // A changed value with nothing to pair with stays a mismatch.
+        let mut g = s.clone();
+        g[12].value ^= 0x10;
+        let c = run(&g, &s);
+        assert_eq!(
+            (c.counts.mismatched, c.counts.missing, c.counts.extra),
+            (1, 0, 0)
+        );
+        assert_eq!(c.differences.len(), 1);
+        assert_eq!(c.differences[0].kind, DiffKind::Mismatched);
     }
 
     #[test]
