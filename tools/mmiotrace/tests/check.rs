@@ -565,3 +565,79 @@ fn split_write_with_a_missing_piece_is_no_match() {
         .stdout(predicate::str::is_match(r"extra +guest:13 +qemu:- +bar0\+0x4 +W4 0x800").unwrap())
         .stdout(predicate::str::is_match(r"missing +guest:- +qemu:20 +bar0\+0x4 +W1 0x0").unwrap());
 }
+
+// kmmiotrace, the loadable tracer: pci-testdev's new mapping in window 2
+// of ci/module-test (a trace of the whole window and a cut of QEMU's log
+// that keeps the four sync writes, see tests/fixtures/README.md).
+
+fn kmmiotrace_check(device: &str, region: &str, name: &str, window: &str) -> Command {
+    let mut cmd = Command::cargo_bin("mmiotrace").unwrap();
+    cmd.arg("check")
+        .arg("--trace")
+        .arg(fixture("kmmiotrace-testdev.txt"))
+        .arg("--qemu-log")
+        .arg(fixture("kmmiotrace-testdev-qemu.log"))
+        .args(["--device", device, "--region", region, "--name", name])
+        .args(["--sync", "isa-debugcon", "--window", window]);
+    cmd
+}
+
+#[test]
+fn kmmiotrace_new_mapping_matches_window_2() {
+    kmmiotrace_check("1b36:0005", "pci-testdev-mmio", "pci-testdev", "2")
+        .assert()
+        .code(0)
+        .stdout(predicate::eq(
+            "pci-testdev 1b36:0005: guest 6, qemu 12 | matched 6 (split 2), mismatched 0, \
+             missing 0, extra 0, reordered 0, unknown 0, expected-extra 0 | PASS\n\
+             note: of the matched guest accesses, QEMU logged 2 as several narrower accesses \
+             (split to the device model's maximum access size); each counts as one match\n",
+        ))
+        .stderr(predicate::str::is_empty());
+    // As ci/module-test runs it.
+    let out = kmmiotrace_check("1b36:0005", "pci-testdev-mmio", "pci-testdev", "2")
+        .args(["--allow-reorder", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["verdict"], "PASS");
+    assert_eq!(v["matched"], 6);
+    assert_eq!(v["split"], 2);
+    assert_eq!(v["reordered"], 0);
+    assert_eq!(v["window"]["index"], 2);
+    assert_eq!(v["window"]["sync_writes"], 4);
+    assert_eq!(v["window"]["after_line"], 15);
+    assert_eq!(v["window"]["before_line"], 118);
+}
+
+#[test]
+fn kmmiotrace_device_not_selected_is_not_traced() {
+    // The filter selected pci-testdev only: none of the e1000's accesses in
+    // the window are in the trace.
+    kmmiotrace_check("8086:100e", "e1000-mmio", "e1000", "2")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with(
+            "e1000 8086:100e: guest 0, qemu 14 | matched 0, mismatched 0, missing 14, \
+             extra 0, reordered 0, unknown 0, expected-extra 0 | FAIL\n",
+        ))
+        .stdout(
+            predicate::str::is_match(r"missing +guest:- +qemu:95 +bar0\+0x20 +W4 0x8200000\n")
+                .unwrap(),
+        );
+    // Window 0 of the log holds pci-testdev's rebind of window 0 (unbind
+    // first, then the probe), which is not this trace.
+    kmmiotrace_check("1b36:0005", "pci-testdev-mmio", "pci-testdev", "0")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("reordered 1,"));
+    kmmiotrace_check("1b36:0005", "pci-testdev-mmio", "pci-testdev", "4")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "found 4; choose --window between 0 and 3",
+        ));
+}

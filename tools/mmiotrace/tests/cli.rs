@@ -56,9 +56,9 @@ fn golden(args: &[&str], file: &Path, golden: &str) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
-// The fixtures: (a) to (f) of tests/fixtures/README.md, and one without
-// the header.
-const FIXTURES: [&str; 7] = [
+// The fixtures: (a) to (f) of tests/fixtures/README.md, one without the
+// header, and two from the loadable tracer kmmiotrace.
+const FIXTURES: [&str; 9] = [
     "e1000-first-map",
     "testdev-map",
     "map-id-reused",
@@ -66,6 +66,8 @@ const FIXTURES: [&str; 7] = [
     "lost-events",
     "unknown",
     "no-pcidev",
+    "kmmiotrace-e1000",
+    "kmmiotrace-testdev",
 ];
 
 // print
@@ -165,6 +167,28 @@ fn print_without_pcidev_lines_shows_physical_addresses() {
             "no PCIDEV line in the guest trace matches --device 1b36:0005; the trace has no \
              PCIDEV lines at all: capture it from trace_pipe from the start",
         ));
+}
+
+#[test]
+fn print_kmmiotrace_e1000() {
+    // PCIDEV lines with driver names, the MAP of a mapping made before the
+    // module was loaded, and a MARK written to /dev/kmmiotrace.
+    let stderr = golden(
+        &["print"],
+        &trace("kmmiotrace-e1000"),
+        "kmmiotrace-e1000.print.txt",
+    );
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn print_kmmiotrace_testdev() {
+    let stderr = golden(
+        &["print"],
+        &trace("kmmiotrace-testdev"),
+        "kmmiotrace-testdev.print.txt",
+    );
+    assert_eq!(stderr, "");
 }
 
 #[test]
@@ -310,6 +334,91 @@ fn export_lines_are_json_objects_in_file_order() {
     assert_eq!(unknown["time"], 87.480372);
     assert_eq!(lines[8]["kind"], "read");
     assert_eq!(lines[8]["value"], "0x80080783");
+}
+
+/// The `pid` of each access `export --json` gives for `name`, in file order.
+fn exported_pids(name: &str) -> Vec<i64> {
+    let out = mmiotrace()
+        .args(["export", "--json"])
+        .arg(trace(name))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "read" || v["kind"] == "write")
+        .map(|v| v["pid"].as_i64().expect("an access has a numeric pid"))
+        .collect()
+}
+
+#[test]
+fn kmmiotrace_pids_are_exported() {
+    // Mainline's tracer writes 0; kmmiotrace the PID of the task that made
+    // the access: `ip link set up` (112) and later `ip link set down` (122)
+    // for the e1000, the shell that bound pci-testdev's driver (init, 1).
+    let pids = exported_pids("kmmiotrace-e1000");
+    assert_eq!(pids.len(), 76);
+    assert!(pids[..62].iter().all(|&p| p == 112), "{pids:?}");
+    assert!(pids[62..].iter().all(|&p| p == 122), "{pids:?}");
+    assert_eq!(exported_pids("kmmiotrace-testdev"), [1; 6]);
+}
+
+#[test]
+fn kmmiotrace_traces_parse_without_errors() {
+    use mmiotrace::trace::{Record, TraceReader};
+
+    for (name, lines, drivers, marks) in [
+        (
+            "kmmiotrace-e1000",
+            85,
+            &[Some("e1000"), Some("rust_driver_pci")][..],
+            &["window 0 done"][..],
+        ),
+        (
+            "kmmiotrace-testdev",
+            15,
+            &[Some("e1000"), None][..],
+            &[][..],
+        ),
+    ] {
+        let file = fs::File::open(trace(name)).unwrap();
+        let entries: Vec<_> = TraceReader::new(std::io::BufReader::new(file))
+            .map(|e| e.unwrap_or_else(|e| panic!("{name}: {e}")))
+            .collect();
+        assert_eq!(entries.len(), lines, "{name}");
+        // Exactly one VERSION header, first.
+        let versions: Vec<_> = entries
+            .iter()
+            .filter(|e| matches!(e.record, Record::Version(_)))
+            .map(|e| e.line)
+            .collect();
+        assert_eq!(versions, [1], "{name}");
+        // The e1000 (00:02.0) and pci-testdev (00:03.0) with their drivers.
+        let found: Vec<_> = entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::PciDev(d) if d.bus == 0 && (d.slot() == 2 || d.slot() == 3) => {
+                    Some(d.driver.as_deref())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(found, drivers, "{name}");
+        let found: Vec<_> = entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::Mark(m) => Some(m.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(found, marks, "{name}");
+        assert!(!entries
+            .iter()
+            .any(|e| matches!(e.record, Record::LostEvents(_))));
+    }
 }
 
 #[test]
