@@ -44,11 +44,15 @@
 //!     }
 //! }
 //!
-//! // Only one frontend is attached at a time: another may hold the core.
-//! match KBox::pin_init(kmmio::Registration::new(NewMappings), GFP_KERNEL) {
-//!     Ok(reg) => assert_eq!(reg.traced(), 0),
-//!     Err(e) => assert!(e == EBUSY || e == EPERM),
-//! }
+//! let reg = KBox::pin_init(kmmio::Registration::new(NewMappings), GFP_KERNEL)?;
+//! assert_eq!(reg.traced(), 0);
+//! // One frontend at a time.
+//! let second = KBox::pin_init(kmmio::Registration::new(NewMappings), GFP_KERNEL);
+//! assert!(second.is_err_and(|e| e == EBUSY));
+//! // Dropping the registration detaches it: the core takes another one.
+//! drop(reg);
+//! let again = KBox::pin_init(kmmio::Registration::new(NewMappings), GFP_KERNEL)?;
+//! drop(again);
 //! # Ok::<(), Error>(())
 //! ```
 
