@@ -21,6 +21,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::diff;
+use crate::lex;
 use crate::qemu::{self, QemuLogReader};
 use crate::trace::{Direction, Entry, PciDev, Record, TraceReader};
 use crate::Error;
@@ -158,10 +159,7 @@ impl DeviceSelector {
 }
 
 fn hex_field(s: &str, max: u64) -> Option<u64> {
-    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok().filter(|&v| v <= max)
+    lex::hex_upto(s, 4, max)
 }
 
 impl FromStr for DeviceSelector {

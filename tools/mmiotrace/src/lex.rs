@@ -88,6 +88,15 @@ pub(crate) fn hex(s: &[u8]) -> Option<u64> {
     Some(value)
 }
 
+/// `s` as hex of 1 to `digits` digits (no `0x`), at most `max`: the
+/// fields of command-line arguments (PCI addresses, IDs, ranges).
+pub(crate) fn hex_upto(s: &str, digits: usize, max: u64) -> Option<u64> {
+    if s.is_empty() || s.len() > digits || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok().filter(|&v| v <= max)
+}
+
 /// Hexadecimal with a `0x` (or `0X`) prefix: `0xfebc0008`.
 pub(crate) fn hex0x(s: &[u8]) -> Option<u64> {
     match s {

@@ -33,6 +33,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::lex::hex_upto;
 use crate::Error;
 
 /// The character device of the kmmiotrace module.
@@ -103,14 +104,6 @@ impl fmt::Display for PciAddress {
     }
 }
 
-/// `s` as hex of 1 to `digits` digits (no `0x`), at most `max`.
-fn hex_digits(s: &str, digits: usize, max: u64) -> Option<u64> {
-    if s.is_empty() || s.len() > digits || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok().filter(|&v| v <= max)
-}
-
 impl PciAddress {
     /// `[DDDD:]BB:DD.F`; `what` names the option in the error.
     fn parse(s: &str, what: &'static str) -> Result<Self, Error> {
@@ -127,10 +120,10 @@ impl PciAddress {
         };
         let parsed = rest.split_once('.').and_then(|(slot, function)| {
             Some(PciAddress {
-                domain: hex_digits(domain, 8, u64::from(u32::MAX))? as u32,
-                bus: hex_digits(bus, 2, 0xff)? as u8,
-                slot: hex_digits(slot, 2, 0x1f)? as u8,
-                function: hex_digits(function, 1, 7)? as u8,
+                domain: hex_upto(domain, 8, u64::from(u32::MAX))? as u32,
+                bus: hex_upto(bus, 2, 0xff)? as u8,
+                slot: hex_upto(slot, 2, 0x1f)? as u8,
+                function: hex_upto(function, 1, 7)? as u8,
             })
         });
         parsed.ok_or_else(|| {
@@ -138,7 +131,7 @@ impl PciAddress {
                               e.g. 0000:00:02.0 or 00:02.0 (hex; slot at most 1f, function 0 to 7)"
                 .to_string();
             if matches!(parts.as_slice(), [a, b] if !b.contains('.')
-                && hex_digits(a, 4, 0xffff).is_some() && hex_digits(b, 4, 0xffff).is_some())
+                && hex_upto(a, 4, 0xffff).is_some() && hex_upto(b, 4, 0xffff).is_some())
             {
                 reason.push_str(&format!(
                     "; `{s}` looks like vendor:device: `lspci -D -d {s}` shows its address"
@@ -182,7 +175,7 @@ fn hex_number(s: &str) -> Option<u64> {
         .strip_prefix("0x")
         .or_else(|| s.strip_prefix("0X"))
         .unwrap_or(s);
-    hex_digits(digits, 16, u64::MAX)
+    hex_upto(digits, 16, u64::MAX)
 }
 
 impl PhysRange {
