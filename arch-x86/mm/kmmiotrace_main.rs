@@ -312,16 +312,21 @@ enum Slow {
 }
 
 /// One CPU's buffer of accesses: a ring of fixed size, written in the fault handler.
+///
+/// Its counters live here, under the lock the fault handler holds anyway: no counter
+/// shared between CPUs is written on the fault path.
 struct Ring {
     buf: KVVec<Rec>,
     head: usize,
     len: usize,
+    /// Accesses dropped because the ring was full, not yet reported in the stream.
     lost: u64,
+    /// Accesses put into the ring, ever.
+    recorded: u64,
 }
 
 impl Ring {
     fn new(cap: usize) -> Result<Self> {
-        let mut buf = KVVec::with_capacity(cap, GFP_KERNEL)?;
         let zero = Rec {
             time: 0,
             phys: 0,
@@ -332,27 +337,25 @@ impl Ring {
             op: Op::Read,
             width: 0,
         };
-        for _ in 0..cap {
-            buf.push_within_capacity(zero).map_err(|_| ENOMEM)?;
-        }
         Ok(Self {
-            buf,
+            buf: KVVec::from_elem(zero, cap, GFP_KERNEL)?,
             head: 0,
             len: 0,
             lost: 0,
+            recorded: 0,
         })
     }
 
-    fn push(&mut self, r: Rec) -> bool {
+    fn push(&mut self, r: Rec) {
         let cap = self.buf.len();
         if self.len == cap {
             self.lost += 1;
-            return false;
+            return;
         }
         let i = (self.head + self.len) % cap;
         self.buf[i] = r;
         self.len += 1;
-        true
+        self.recorded += 1;
     }
 
     fn pop(&mut self) -> Option<Rec> {
@@ -374,7 +377,6 @@ struct Shared {
     slow: Mutex<KVec<Slow>>,
     next_id: Atomic<u32>,
     lost: Atomic<u64>,
-    recorded: Atomic<u64>,
     reader: Atomic<bool>,
     trace_pc: bool,
 }
@@ -395,7 +397,6 @@ impl Shared {
                 slow <- new_mutex!(KVec::new(), "kmmiotrace_slow"),
                 next_id: Atomic::new(0),
                 lost: Atomic::new(0),
-                recorded: Atomic::new(0),
                 reader: Atomic::new(false),
                 trace_pc,
             }? Error),
@@ -489,9 +490,7 @@ impl kmmio::Tracer for MapTracer {
             op: a.op,
             width: a.width,
         };
-        if ring.lock().push(rec) {
-            self.shared.recorded.fetch_add(1, Relaxed);
-        }
+        ring.lock().push(rec);
     }
 }
 
@@ -646,14 +645,19 @@ fn on_store(c: &Arc<Control>, r: &mut UserSliceReader) -> Result {
 fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let t = kmmio::Stats::total();
     let sh = &c.shared;
-    let lost = sh.lost.load(Relaxed) + sh.rings.iter().map(|r| r.lock().lost).sum::<u64>();
+    let (mut lost, mut recorded) = (sh.lost.load(Relaxed), 0);
+    for ring in sh.rings.iter() {
+        let r = ring.lock();
+        lost += r.lost;
+        recorded += r.recorded;
+    }
     let mappings = c.state.lock().reg.as_ref().map_or(0, |r| r.traced());
     writeln!(f, "traced {}", t.traced)?;
     writeln!(f, "emulated {}", t.emulated)?;
     writeln!(f, "stepped {}", t.stepped)?;
     writeln!(f, "refused {}", t.refused)?;
     writeln!(f, "dropped {}", t.dropped)?;
-    writeln!(f, "recorded {}", sh.recorded.load(Relaxed))?;
+    writeln!(f, "recorded {recorded}")?;
     writeln!(f, "lost {lost}")?;
     writeln!(f, "mappings {mappings}")?;
     let mut res = Ok(());
