@@ -146,6 +146,41 @@ kernel_reports() {	# WHAT NAME DIR: WHAT is series or baseline
 	fi
 }
 
+# boot_failed NAME DIR: record a boot that brought no results back, with
+# why in one line (the first kernel report, else what ci/boot saw), and
+# keep its logs in $CACHE/failed-boots: CI's clone, and $OUT with it, is
+# gone when someone looks.
+boot_failed() {
+	local name=$1 dir=$2 why keep
+	why=$(grep -m1 -aE 'Kernel panic|BUG:|Oops|int3|general protection|WARNING:|KASAN:' \
+		"$dir/console.log" 2>/dev/null | tr -d '\r' | cut -c1-200) || true
+	[ -n "$why" ] || why=$(cat "$dir/failure" 2>/dev/null) || true
+	[ -n "$why" ] || why="ci/boot failed"
+	keep=$CACHE/failed-boots/$(date +%Y%m%d-%H%M%S)-$name
+	mkdir -p "$keep"
+	cp "$dir"/console.log "$dir"/qemu.out "$dir"/failure "$keep"/ 2>/dev/null || true
+	# The newest ten.
+	ls -1d "$CACHE"/failed-boots/*/ 2>/dev/null | head -n -10 | xargs -r rm -rf
+	record FAIL "$name: boot: $why (logs kept in $keep)"
+}
+
+# tcg_stale_int3 DIR: did the boot in DIR die of multi-threaded TCG's
+# stale code, an int3 left by text_poke_bp() in exc_page_fault() executed
+# after the patch was complete (docs/pipeline.md)?  Nothing else matches.
+tcg_stale_int3() {
+	grep -aq 'Oops: int3' "$1/console.log" 2>/dev/null &&
+		grep -aqE 'RIP: 0010:exc_page_fault\+' "$1/console.log"
+}
+
+# tcg_stale_skip NAME DIR: record that oops as a SKIP, the logs kept; the
+# caller boots again with one host thread.
+tcg_stale_skip() {
+	local keep
+	keep=$CACHE/failed-boots/$(date +%Y%m%d-%H%M%S)-$1
+	mkdir -p "$keep" && cp "$2/console.log" "$keep/"
+	record SKIP "$1: multi-threaded TCG ran a stale int3 in exc_page_fault() (logs in $keep); booting again single-threaded"
+}
+
 # oracle NAME WHAT OUT CHECK-ARGS...: one `mmiotrace check` (the binary in
 # $MMT), recorded.
 # A CPU that neither the trace nor QEMU saw access the device is no check.
