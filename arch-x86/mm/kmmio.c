@@ -18,7 +18,8 @@
  * fall back, counted and reported, to making the page present and
  * single-stepping the instruction, as this code always did before it
  * learnt to emulate.  While one CPU single-steps, the other CPUs' accesses
- * to that page are not seen; the "fallback" parameter can refuse that.
+ * to that page are not seen; the "fallback" parameter can refuse that, or
+ * hold the other CPUs for the duration of the step.
  *
  * Based on kprobes:
  * (C) 2002 Louis Zhuang <louis.zhuang@intel.com>.
@@ -58,6 +59,8 @@
 #include <asm/cacheflush.h>
 #include <asm/tlbflush.h>
 #include <linux/errno.h>
+#include <linux/nmi.h>
+#include <asm/apic.h>
 #include <asm/debugreg.h>
 #include <asm/insn.h>
 #include <asm/insn-eval.h>
@@ -93,6 +96,9 @@ struct kmmio_context {
 	unsigned long saved_flags;
 	unsigned long addr;
 	int active;
+	bool stopped;		/* the other CPUs are held: "stop" policy */
+	bool all_held;		/* ... all of them arrived in time */
+	u32 saved_tpr;		/* the APIC task priority before the step */
 };
 
 VISIBLE_IF_KUNIT int kmmio_fallback_policy = KMMIO_FALLBACK_STEP;
@@ -101,6 +107,7 @@ EXPORT_SYMBOL_IF_KUNIT(kmmio_fallback_policy);
 static const char * const kmmio_fallback_names[] = {
 	[KMMIO_FALLBACK_STEP] = "step",
 	[KMMIO_FALLBACK_REFUSE] = "refuse",
+	[KMMIO_FALLBACK_STOP] = "stop",
 };
 
 static int kmmio_fallback_set(const char *val, const struct kernel_param *kp)
@@ -108,7 +115,7 @@ static int kmmio_fallback_set(const char *val, const struct kernel_param *kp)
 	int i = sysfs_match_string(kmmio_fallback_names, val);
 
 	if (i < 0) {
-		pr_err("fallback: expected \"step\" or \"refuse\"\n");
+		pr_err("fallback: expected \"step\", \"refuse\" or \"stop\"\n");
 		return -EINVAL;
 	}
 	WRITE_ONCE(kmmio_fallback_policy, i);
@@ -128,7 +135,7 @@ static const struct kernel_param_ops kmmio_fallback_ops = {
 
 module_param_cb(fallback, &kmmio_fallback_ops, NULL, 0644);
 MODULE_PARM_DESC(fallback,
-		 "Accesses the emulator cannot handle: step (single-step them, other CPUs' accesses to the page meanwhile are not seen) or refuse (stop tracing the page)");
+		 "Accesses the emulator cannot handle: step (single-step them, other CPUs' accesses to the page meanwhile are not seen), refuse (stop tracing the page) or stop (single-step them with the other CPUs held)");
 
 /*
  * Locking:
@@ -141,6 +148,9 @@ MODULE_PARM_DESC(fallback,
  *   writers and the single-step fallback, which re-arms the page from the
  *   #DB handler.  It is taken in #DB context, which lockdep treats as NMI:
  *   hide it from lockdep; nothing is ever taken under it.
+ * - The "stop" policy's kmmio_stop_owner is taken before kmmio_pte_lock,
+ *   and the other CPUs are rounded up with kmmio_pte_lock held: none of
+ *   them is held while it owns the lock.
  */
 static DEFINE_MUTEX(kmmio_mutex);
 static arch_spinlock_t kmmio_pte_lock = __ARCH_SPIN_LOCK_UNLOCKED;
@@ -732,6 +742,179 @@ static int kmmio_fetch(unsigned long ip, u8 *buf)
 	return 0;
 }
 
+/* Report an access the emulator does not handle, with its first bytes. */
+static void kmmio_report_unknown(struct pt_regs *regs,
+				 struct kmmio_fault_page *f, unsigned long addr,
+				 const u8 *buf, int len)
+{
+	unsigned long value = 0;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		value = value << 8 | (i < len ? buf[i] : 0);
+	kmmio_count_fallback(buf, len);
+	kmmio_report(regs, f, addr, MMIO_UNKNOWN_OP, 0, value, local_clock());
+}
+
+/*
+ * The "stop" policy holds the other CPUs while one single-steps, so that
+ * none of them reaches the page while it is present.  They have to stop
+ * wherever they are, interrupts off included: the stepping CPU sends
+ * them an NMI, as kgdb does, and they wait in NMI context until it has
+ * armed the page again.  The stepping CPU masks its own interrupts with
+ * the APIC's task priority for the step, for an interrupt handler there
+ * could spin on a lock a held CPU owns, or touch the page while it is
+ * present.  (Clearing the interrupt flag instead would leave lockdep's
+ * view of it wrong: see kmmio_fallback_access().)
+ *
+ * One CPU stops the others at a time: kmmio_stop_owner.  A CPU waiting to
+ * become the owner takes the owner's NMI meanwhile.  kmmio_stop_round is
+ * nonzero while the others are held; each target's kmmio_stop_wanted
+ * says which round its NMI belongs to, and its kmmio_stop_joined tells
+ * the owner it is held.  The waits are bounded: a CPU that does not
+ * arrive in time (a CPU coming online, an NMI handler that runs long)
+ * costs the guarantee for that one step, with a warning, not a hang.
+ */
+#define KMMIO_STOP_WAIT_NS	(100 * NSEC_PER_MSEC)
+#define KMMIO_STOP_HOLD_NS	NSEC_PER_SEC
+
+static atomic_t kmmio_stop_owner = ATOMIC_INIT(-1);
+static unsigned long kmmio_stop_seq;	/* written by the owner only */
+static unsigned long kmmio_stop_round;
+static unsigned long kmmio_stop_page;
+static DEFINE_PER_CPU(unsigned long, kmmio_stop_wanted);
+static DEFINE_PER_CPU(unsigned long, kmmio_stop_joined);
+
+static int kmmio_stop_nmi(unsigned int type, struct pt_regs *regs)
+{
+	unsigned long round = this_cpu_read(kmmio_stop_wanted), page;
+	u64 t0;
+
+	if (!round)
+		return NMI_DONE;
+	this_cpu_write(kmmio_stop_wanted, 0);
+	/* Late, after the owner gave up waiting: the round is over. */
+	if (READ_ONCE(kmmio_stop_round) != round)
+		return NMI_HANDLED;
+
+	page = READ_ONCE(kmmio_stop_page);
+	/* Held from here on: pairs with the owner's acquire. */
+	smp_store_release(this_cpu_ptr(&kmmio_stop_joined), round);
+	t0 = local_clock();
+	while (READ_ONCE(kmmio_stop_round) == round) {
+		if (local_clock() - t0 > KMMIO_STOP_HOLD_NS) {
+			pr_warn_once("CPU %d: held for a single step for more than a second, going on\n",
+				     smp_processor_id());
+			break;
+		}
+		cpu_relax();
+	}
+	/* The page was present meanwhile: drop what the TLB may hold of it. */
+	flush_tlb_one_kernel(page);
+	return NMI_HANDLED;
+}
+
+/*
+ * Hold the other online CPUs for a single step at @page.  Call as the
+ * owner, with kmmio_pte_lock held.  Returns whether all of them arrived
+ * in time; the ones that did are held until kmmio_stop_release().
+ */
+static bool kmmio_stop_others(unsigned long page)
+{
+	int me = smp_processor_id(), cpu;
+	unsigned long round;
+	u64 t0;
+
+	round = ++kmmio_stop_seq ?: ++kmmio_stop_seq;
+	WRITE_ONCE(kmmio_stop_page, page);
+	WRITE_ONCE(kmmio_stop_round, round);
+	for_each_online_cpu(cpu) {
+		if (cpu != me)
+			per_cpu(kmmio_stop_wanted, cpu) = round;
+	}
+	/* The round before the NMIs that ask for it. */
+	smp_mb();
+	apic_send_IPI_allbutself(NMI_VECTOR);
+
+	t0 = local_clock();
+	for_each_online_cpu(cpu) {
+		if (cpu == me)
+			continue;
+		/* Pairs with the release in kmmio_stop_nmi(). */
+		while (smp_load_acquire(per_cpu_ptr(&kmmio_stop_joined, cpu)) != round) {
+			if (local_clock() - t0 > KMMIO_STOP_WAIT_NS)
+				return false;
+			cpu_relax();
+		}
+	}
+	return true;
+}
+
+/*
+ * Let the held CPUs go (each drops the page from its TLB first) and give
+ * up ownership.  A late NMI of this round finds the round over.
+ */
+static void kmmio_stop_release(void)
+{
+	WRITE_ONCE(kmmio_stop_round, 0);
+	atomic_set_release(&kmmio_stop_owner, -1);
+}
+
+/*
+ * The "stop" policy for the access at @addr: report it first, for the
+ * probe's handler may take a lock a held CPU owns; hold the other CPUs,
+ * make the page present and single-step with interrupts masked.  Returns
+ * as kmmio_fallback_access().
+ */
+static int kmmio_fallback_stop(struct pt_regs *regs, unsigned long addr,
+			       struct kmmio_fault_page *f, const u8 *buf,
+			       int len)
+{
+	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
+	int me = smp_processor_id();
+	bool armed, held;
+
+	while (atomic_cmpxchg_acquire(&kmmio_stop_owner, -1, me) != -1)
+		cpu_relax();
+
+	/* Disarmed meanwhile (unregistered): execute the access again. */
+	if (!READ_ONCE(f->armed)) {
+		atomic_set_release(&kmmio_stop_owner, -1);
+		flush_tlb_one_kernel(f->addr);
+		return 1;
+	}
+	kmmio_report_unknown(regs, f, addr, buf, len);
+
+	arch_spin_lock(&kmmio_pte_lock);
+	held = kmmio_stop_others(f->addr);
+	armed = f->armed;
+	if (armed)
+		kmmio_set_presence(f, true);
+	arch_spin_unlock(&kmmio_pte_lock);
+	flush_tlb_one_kernel(f->addr);
+
+	/*
+	 * Unregistered between the report and the lock: the access is
+	 * performed once anyway, on the page present now.
+	 */
+	if (!armed) {
+		kmmio_stop_release();
+		return 1;
+	}
+
+	this_cpu_inc(kmmio_stats.stepped);
+	ctx->active++;
+	ctx->fpage = f;
+	ctx->addr = f->addr;
+	ctx->saved_flags = regs->flags & X86_EFLAGS_TF;
+	ctx->stopped = true;
+	ctx->all_held = held;
+	ctx->saved_tpr = apic_read(APIC_TASKPRI);
+	apic_write(APIC_TASKPRI, APIC_TPRI_MASK);
+	regs->flags |= X86_EFLAGS_TF;
+	return 2;
+}
+
 /*
  * The access at @addr cannot be emulated: report it as unknown with its
  * first instruction bytes, then single-step it or refuse it.  A CPU steps
@@ -744,9 +927,15 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
 				 int len)
 {
 	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
-	unsigned long value = 0;
 	bool step = false, refuse = false;
-	int i;
+
+	/*
+	 * An NMI cannot round up the others (their NMIs would wait for its
+	 * end): it steps.  Nor can a machine without a local APIC.
+	 */
+	if (READ_ONCE(kmmio_fallback_policy) == KMMIO_FALLBACK_STOP &&
+	    !ctx->active && !in_nmi() && boot_cpu_has(X86_FEATURE_APIC))
+		return kmmio_fallback_stop(regs, addr, f, buf, len);
 
 	arch_spin_lock(&kmmio_pte_lock);
 	if (f->armed) {
@@ -766,10 +955,7 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
 	if (!step && !refuse)
 		return 1;
 
-	for (i = 0; i < 3; i++)
-		value = value << 8 | (i < len ? buf[i] : 0);
-	kmmio_count_fallback(buf, len);
-	kmmio_report(regs, f, addr, MMIO_UNKNOWN_OP, 0, value, local_clock());
+	kmmio_report_unknown(regs, f, addr, buf, len);
 
 	if (refuse) {
 		this_cpu_inc(kmmio_stats.refused);
@@ -909,8 +1095,17 @@ static int post_kmmio_handler(unsigned long condition, struct pt_regs *regs)
 		kmmio_set_presence(f, false);
 	arch_spin_unlock(&kmmio_pte_lock);
 	flush_tlb_one_kernel(f->addr);
-	/* Other CPUs may have cached the page meanwhile. */
-	irq_work_queue(&kmmio_flush_irq_work);
+	if (ctx->stopped) {
+		apic_write(APIC_TASKPRI, ctx->saved_tpr);
+		kmmio_stop_release();
+		ctx->stopped = false;
+		if (!ctx->all_held)
+			pr_warn_ratelimited("%pS: not all CPUs stopped in time for the single step\n",
+					    (void *)regs->ip);
+	} else {
+		/* Other CPUs may have cached the page meanwhile. */
+		irq_work_queue(&kmmio_flush_irq_work);
+	}
 
 	regs->flags &= ~X86_EFLAGS_TF;
 	regs->flags |= ctx->saved_flags;
@@ -1484,11 +1679,14 @@ static struct notifier_block nb_die = {
 
 static int __init kmmio_init(void)
 {
-	int i;
+	int i, ret;
 
 	for (i = 0; i < KMMIO_PAGE_TABLE_SIZE; i++)
 		INIT_LIST_HEAD(&kmmio_page_table[i]);
 
+	ret = register_nmi_handler(NMI_LOCAL, kmmio_stop_nmi, 0, "kmmio");
+	if (ret)
+		return ret;
 	return register_die_notifier(&nb_die);
 }
 core_initcall(kmmio_init);

@@ -10,6 +10,7 @@ struct pt_regs;
 enum kmmio_fallback {
 	KMMIO_FALLBACK_STEP,	/* make the page present and single-step */
 	KMMIO_FALLBACK_REFUSE,	/* stop tracing the page instead */
+	KMMIO_FALLBACK_STOP,	/* single-step with the other CPUs held */
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)

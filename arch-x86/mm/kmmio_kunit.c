@@ -24,6 +24,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched/clock.h>
 #include <linux/vmalloc.h>
+#include <asm/apic.h>
 #include <asm/insn.h>
 
 #include "kmmio.h"
@@ -707,6 +708,44 @@ static void kmmio_test_fallback_refuse(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
+/*
+ * The "stop" policy on one CPU: the access is reported, stepped with the
+ * right result and the page armed again; the APIC task priority that
+ * masked interrupts for the step is restored.
+ */
+static void kmmio_test_fallback_stop(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	struct kmmio_stats s0 = kmmio_test_stats(), s1;
+	u32 *p = (u32 *)(ctx->page + KMMIO_TEST_OFF);
+	u32 before = kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4);
+	int policy = kmmio_fallback_policy;
+	u32 tpr0, tpr1;
+
+	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
+	preempt_disable();
+	tpr0 = apic_read(APIC_TASKPRI);
+	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
+		     : : "a" (p) : "memory", "cc");
+	tpr1 = apic_read(APIC_TASKPRI);
+	preempt_enable();
+	WRITE_ONCE(kmmio_fallback_policy, policy);
+	s1 = kmmio_test_stats();
+
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
+			(u64)(u32)(before + 5));
+	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, 0x830005UL);
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
+	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 0);
+	KUNIT_EXPECT_EQ(test, tpr1, tpr0);
+	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+	WRITE_ONCE(*p, 7);
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 2);
+	kmmio_test_disarm(ctx);
+}
+
 /* An unaligned access across two pages of one probe: one access. */
 static void kmmio_test_page_crossing(struct kunit *test)
 {
@@ -894,6 +933,7 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE_PARAM(kmmio_test_moffs, kmmio_moffs_gen_params),
 	KUNIT_CASE(kmmio_test_fallback_step),
 	KUNIT_CASE(kmmio_test_fallback_refuse),
+	KUNIT_CASE(kmmio_test_fallback_stop),
 	KUNIT_CASE(kmmio_test_page_crossing),
 	KUNIT_CASE(kmmio_test_page_crossing_out),
 	KUNIT_CASE(kmmio_test_memcpy_toio),
@@ -1007,6 +1047,72 @@ static void kmmio_smp_hammer(struct kunit *test)
 }
 
 /*
+ * One CPU single-steps additions to a traced page while every CPU writes
+ * and reads its own word of it, under @policy.  Returns the accesses of
+ * the others that were not reported.
+ */
+static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
+				     unsigned int steps)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm_pages(test, 2, 0,
+							  2 * PAGE_SIZE);
+	struct kmmio_smp_worker w[KMMIO_SMP_MAX];
+	struct kmmio_stats s0, s1;
+	u32 *p = (u32 *)(ctx->page + 0x800);
+	u32 before = kmmio_test_mem(ctx, 0x800, 4);
+	int saved = kmmio_fallback_policy;
+	atomic_t finished = ATOMIC_INIT(0);
+	unsigned long done = 0, bad = 0, calls;
+	unsigned int i;
+	int n;
+
+	n = kmmio_smp_start(test, w, ctx, 0, &finished);
+	msleep(20);
+	s0 = kmmio_test_stats();
+	WRITE_ONCE(kmmio_fallback_policy, policy);
+	for (i = 0; i < steps; i++) {
+		asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
+			     : : "a" (p) : "memory", "cc");
+		cond_resched();
+	}
+	WRITE_ONCE(kmmio_fallback_policy, saved);
+	s1 = kmmio_test_stats();
+	for (i = 0; i < n; i++) {
+		kthread_stop(w[i].task);
+		done += w[i].done;
+		bad += w[i].bad;
+	}
+	calls = kmmio_test_calls(ctx);
+
+	KUNIT_EXPECT_EQ(test, num_online_cpus(), n);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 0x800, 4),
+			(u64)(u32)(before + 5 * steps));
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, (u64)steps);
+	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+	KUNIT_EXPECT_LE(test, calls, done + steps);
+	kunit_info(test, "%s: %d CPUs, %u steps, %lu accesses, %lu not seen\n",
+		   policy == KMMIO_FALLBACK_STOP ? "stop" : "step", n, steps,
+		   done, done + steps - calls);
+	kmmio_test_disarm(ctx);
+	return done + steps - calls;
+}
+
+/*
+ * The "stop" policy misses nothing: while one CPU single-steps, the
+ * others are held, and every access of theirs is reported.  No CPU is
+ * taken offline.  With "step", their accesses during a step are not seen
+ * (shown for comparison, not checked: it depends on timing).
+ */
+static void kmmio_smp_stop(struct kunit *test)
+{
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two CPUs online");
+	kmmio_smp_steps(test, KMMIO_FALLBACK_STEP, 200);
+	KUNIT_EXPECT_EQ(test, kmmio_smp_steps(test, KMMIO_FALLBACK_STOP, 200), 0);
+}
+
+/*
  * Unregister while the other CPUs keep accessing the page: the handler
  * never runs after unregister_kmmio_probe() returned, nothing crashes,
  * the page is present again and the accesses keep working.
@@ -1091,8 +1197,9 @@ static void kmmio_bench_paths(struct kunit *test)
 	void *plain = vmalloc(PAGE_SIZE);
 	/* vmalloc() leaves an unmapped guard page after each area. */
 	void *guard = plain + PAGE_SIZE;
-	u64 untraced, fault_off, fault_on, emulate, step;
+	u64 untraced, fault_off, fault_on, emulate, step, stop;
 	u64 traced0 = kmmio_test_stats().traced;
+	int policy = kmmio_fallback_policy;
 
 	KUNIT_ASSERT_NOT_NULL(test, plain);
 	KUNIT_ASSERT_FALSE(test, kmmio_test_active());
@@ -1103,17 +1210,21 @@ static void kmmio_bench_paths(struct kunit *test)
 	fault_on = kmmio_bench_loop(kmmio_bench_fault, guard, KMMIO_BENCH_N);
 	emulate = kmmio_bench_loop(kmmio_bench_read, ctx->page, KMMIO_BENCH_N);
 	step = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
+	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
+	stop = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
+	WRITE_ONCE(kmmio_fallback_policy, policy);
 	kmmio_test_disarm(ctx);
 	vfree(plain);
 
 	/* Each traced access reported once: the loops measured the paths. */
 	KUNIT_EXPECT_EQ(test, kmmio_test_stats().traced - traced0,
-			(u64)2 * (KMMIO_BENCH_N + 1));
+			(u64)3 * (KMMIO_BENCH_N + 1));
 	kunit_info(test, "bench untraced_access %llu\n", untraced);
 	kunit_info(test, "bench fault_key_off %llu\n", fault_off);
 	kunit_info(test, "bench fault_key_on %llu\n", fault_on);
 	kunit_info(test, "bench emulated_access %llu\n", emulate);
 	kunit_info(test, "bench single_step_access %llu\n", step);
+	kunit_info(test, "bench single_step_stopped %llu\n", stop);
 }
 
 struct kmmio_bench_worker {
@@ -1205,6 +1316,7 @@ static struct kunit_suite kmmio_bench_suite = {
 static struct kunit_case kmmio_smp_cases[] = {
 	KUNIT_CASE_SLOW(kmmio_smp_hammer),
 	KUNIT_CASE_SLOW(kmmio_smp_unregister_under_load),
+	KUNIT_CASE_SLOW(kmmio_smp_stop),
 	{}
 };
 
