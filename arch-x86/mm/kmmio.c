@@ -579,10 +579,28 @@ done:
 	return 0;
 }
 
+/*
+ * The linear address of the one memory operand of @insn, which faulted at
+ * @fault.  That is the fault address itself, unless the fault address
+ * begins a page: the operand may then begin on the page before, present.
+ * Only there, or when the fault address is not known (0), evaluate the
+ * addressing of the instruction, which costs more than the rest of the
+ * emulation.
+ */
+static unsigned long kmmio_operand_addr(struct insn *insn,
+					struct pt_regs *regs,
+					unsigned long fault)
+{
+	if (offset_in_page(fault))
+		return fault;
+	return (unsigned long)insn_get_addr_ref(insn, regs);
+}
+
 /**
  * kmmio_emulate_insn() - Emulate an instruction that accesses a traced page
  * @regs:	the register state at the instruction, updated as the CPU would
  * @insn:	the decoded instruction
+ * @fault:	the address that faulted, 0 if not known
  *
  * Performs the instruction's memory access through the alias of the probe
  * that covers it, writes the result into the destination register,
@@ -594,7 +612,8 @@ done:
  * (any more): execute the instruction again; other errors when the form or
  * the operand cannot be emulated.
  */
-VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn)
+VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
+					unsigned long fault)
 {
 	enum kmmio_form form;
 	struct kmmio_operand op;
@@ -623,10 +642,10 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn)
 		reg = &regs->ax;
 		break;
 	case KMMIO_WRITE_IMM:
-		addr = (unsigned long)insn_get_addr_ref(insn, regs);
+		addr = kmmio_operand_addr(insn, regs, fault);
 		break;
 	default:
-		addr = (unsigned long)insn_get_addr_ref(insn, regs);
+		addr = kmmio_operand_addr(insn, regs, fault);
 		/* The register of MOVZX and MOVSX is wider than the memory. */
 		reg = kmmio_modrm_reg(insn, regs,
 				      form == KMMIO_READ_ZX || form == KMMIO_READ_SX ?
@@ -1042,7 +1061,7 @@ int kmmio_handler(struct pt_regs *regs, unsigned long addr)
 
 	len = kmmio_fetch(regs->ip, buf);
 	if (len && !kmmio_decode_at(regs->ip, buf, len, &insn)) {
-		switch (kmmio_emulate_insn(regs, &insn)) {
+		switch (kmmio_emulate_insn(regs, &insn, addr)) {
 		case 0:
 			ret = 1;
 			goto out;

@@ -15,7 +15,8 @@ enum kmmio_fallback {
 
 #if IS_ENABLED(CONFIG_KUNIT)
 extern int kmmio_fallback_policy;
-int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn);
+int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
+		       unsigned long fault);
 #endif
 
 #endif /* _ARCH_X86_MM_KMMIO_H */

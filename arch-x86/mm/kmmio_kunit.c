@@ -607,7 +607,7 @@ static void kmmio_test_moffs(struct kunit *test)
 
 	local_irq_disable();
 	rcu_read_lock_sched();
-	ret = kmmio_emulate_insn(&regs, &insn);
+	ret = kmmio_emulate_insn(&regs, &insn, 0);
 	rcu_read_unlock_sched();
 	local_irq_enable();
 
@@ -767,6 +767,38 @@ static void kmmio_test_page_crossing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ctx->hits[1].value, 0x12345678UL);
 	KUNIT_EXPECT_EQ(test, ctx->hits[1].phys,
 			page_to_phys(ctx->pg[0]) + off);
+	kmmio_test_disarm(ctx);
+}
+
+/*
+ * An access that begins on an untraced page and ends on a traced one
+ * faults at the start of the traced page, not at its own address: it is
+ * performed at its own address (single-stepped, as no alias covers it).
+ * An aligned access at the start of the traced page is emulated.
+ */
+static void kmmio_test_page_crossing_in(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm_pages(test, 2, PAGE_SIZE,
+							  PAGE_SIZE);
+	struct kmmio_stats s0 = kmmio_test_stats(), s1;
+	unsigned int off = PAGE_SIZE - 2;
+	unsigned long reg = 0;
+
+	r_mov32(ctx->page + off, &reg);
+	KUNIT_EXPECT_EQ(test, (u64)reg, kmmio_test_mem(ctx, off, 4));
+	r_mov32(ctx->page + PAGE_SIZE, &reg);
+	KUNIT_EXPECT_EQ(test, (u64)reg, kmmio_test_mem(ctx, PAGE_SIZE, 4));
+	s1 = kmmio_test_stats();
+
+	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 2);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
+	KUNIT_EXPECT_EQ(test, ctx->hits[1].opcode, MMIO_READ);
+	KUNIT_EXPECT_EQ(test, ctx->hits[1].addr,
+			(unsigned long)ctx->page + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, (u64)ctx->hits[1].value,
+			kmmio_test_mem(ctx, PAGE_SIZE, 4));
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
+	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 1);
 	kmmio_test_disarm(ctx);
 }
 
@@ -936,6 +968,7 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE(kmmio_test_fallback_stop),
 	KUNIT_CASE(kmmio_test_page_crossing),
 	KUNIT_CASE(kmmio_test_page_crossing_out),
+	KUNIT_CASE(kmmio_test_page_crossing_in),
 	KUNIT_CASE(kmmio_test_memcpy_toio),
 	KUNIT_CASE(kmmio_test_memcpy_fromio),
 	KUNIT_CASE(kmmio_test_memset_io),
@@ -1197,7 +1230,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	void *plain = vmalloc(PAGE_SIZE);
 	/* vmalloc() leaves an unmapped guard page after each area. */
 	void *guard = plain + PAGE_SIZE;
-	u64 untraced, fault_off, fault_on, emulate, step, stop;
+	u64 untraced, fault_off, fault_on, emulate, emulate_mid, step, stop;
 	u64 traced0 = kmmio_test_stats().traced;
 	int policy = kmmio_fallback_policy;
 
@@ -1209,6 +1242,9 @@ static void kmmio_bench_paths(struct kunit *test)
 	ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
 	fault_on = kmmio_bench_loop(kmmio_bench_fault, guard, KMMIO_BENCH_N);
 	emulate = kmmio_bench_loop(kmmio_bench_read, ctx->page, KMMIO_BENCH_N);
+	/* Not at the start of a page: the operand is where the fault was. */
+	emulate_mid = kmmio_bench_loop(kmmio_bench_read, ctx->page + 0x100,
+				       KMMIO_BENCH_N);
 	step = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
 	stop = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
@@ -1218,11 +1254,12 @@ static void kmmio_bench_paths(struct kunit *test)
 
 	/* Each traced access reported once: the loops measured the paths. */
 	KUNIT_EXPECT_EQ(test, kmmio_test_stats().traced - traced0,
-			(u64)3 * (KMMIO_BENCH_N + 1));
+			(u64)4 * (KMMIO_BENCH_N + 1));
 	kunit_info(test, "bench untraced_access %llu\n", untraced);
 	kunit_info(test, "bench fault_key_off %llu\n", fault_off);
 	kunit_info(test, "bench fault_key_on %llu\n", fault_on);
 	kunit_info(test, "bench emulated_access %llu\n", emulate);
+	kunit_info(test, "bench emulated_mid_page %llu\n", emulate_mid);
 	kunit_info(test, "bench single_step_access %llu\n", step);
 	kunit_info(test, "bench single_step_stopped %llu\n", stop);
 }
@@ -1254,50 +1291,56 @@ static int kmmio_bench_workfn(void *data)
 	return 0;
 }
 
-/* Traced accesses per second with 1 and 2 CPUs, each on its own page. */
+/* Traced accesses per second of @n CPUs, each on its own page, for @len ns. */
+static unsigned long kmmio_bench_rate(struct kunit *test,
+				      struct kmmio_test_ctx *ctx, int n, u64 len)
+{
+	struct kmmio_bench_worker w[2];
+	u64 t0 = local_clock();
+	unsigned long done = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		w[i] = (struct kmmio_bench_worker) {
+			.ctx = ctx,
+			.slot = (u32 *)(ctx->page + i * PAGE_SIZE),
+			.until = t0 + len,
+		};
+		init_completion(&w[i].finished);
+	}
+	for (i = 0; i < n; i++) {
+		w[i].task = kthread_run_on_cpu(kmmio_bench_workfn, &w[i],
+					       cpumask_nth(i, cpu_online_mask),
+					       "kmmio_bench/%u");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(w[i].task));
+	}
+	for (i = 0; i < n; i++) {
+		wait_for_completion(&w[i].finished);
+		kthread_stop(w[i].task);
+		done += w[i].done;
+	}
+	return div_u64((u64)done * NSEC_PER_SEC, local_clock() - t0);
+}
+
+/*
+ * Traced accesses per second with 1 and 2 CPUs: three rounds each,
+ * alternating, the best of each kept, so that the host's noise hits
+ * both alike.
+ */
 static void kmmio_bench_scaling(struct kunit *test)
 {
 	struct kmmio_test_ctx *ctx = kmmio_test_arm_pages(test, 2, 0,
 							  2 * PAGE_SIZE);
-	struct kmmio_bench_worker w[2];
-	const u64 len = 500 * NSEC_PER_MSEC;
+	const u64 len = 200 * NSEC_PER_MSEC;
 	unsigned long rate[3] = {};
-	int n, i, cpu;
+	int n, round;
 
-	for (n = 1; n <= min(2U, num_online_cpus()); n++) {
-		u64 t0 = local_clock();
-		unsigned long done = 0;
-
-		i = 0;
-		for_each_online_cpu(cpu) {
-			if (i == n)
-				break;
-			w[i] = (struct kmmio_bench_worker) {
-				.ctx = ctx,
-				.slot = (u32 *)(ctx->page + i * PAGE_SIZE),
-				.until = t0 + len,
-			};
-			init_completion(&w[i].finished);
-			w[i].task = NULL;
-			i++;
-		}
-		for (i = 0; i < n; i++) {
-			struct task_struct *t;
-
-			t = kthread_run_on_cpu(kmmio_bench_workfn, &w[i],
-					       cpumask_nth(i, cpu_online_mask),
-					       "kmmio_bench/%u");
-			KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-			w[i].task = t;
-		}
-		for (i = 0; i < n; i++) {
-			wait_for_completion(&w[i].finished);
-			kthread_stop(w[i].task);
-			done += w[i].done;
-		}
-		rate[n] = div_u64((u64)done * NSEC_PER_SEC, local_clock() - t0);
-		kunit_info(test, "bench traced_per_s_%dcpu %lu\n", n, rate[n]);
+	for (round = 0; round < 3; round++) {
+		for (n = 1; n <= min(2U, num_online_cpus()); n++)
+			rate[n] = max(rate[n], kmmio_bench_rate(test, ctx, n, len));
 	}
+	for (n = 1; n <= min(2U, num_online_cpus()); n++)
+		kunit_info(test, "bench traced_per_s_%dcpu %lu\n", n, rate[n]);
 	KUNIT_EXPECT_GT(test, rate[1], 0);
 	kmmio_test_disarm(ctx);
 }
