@@ -776,6 +776,33 @@ static void kmmio_report_unknown(struct pt_regs *regs,
 }
 
 /*
+ * Single-step the access to @f: the #DB after it ends in
+ * post_kmmio_handler().
+ */
+static void kmmio_begin_step(struct pt_regs *regs, struct kmmio_fault_page *f)
+{
+	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
+
+	this_cpu_inc(kmmio_stats.stepped);
+	ctx->active++;
+	ctx->fpage = f;
+	ctx->addr = f->addr;
+	ctx->saved_flags = regs->flags & X86_EFLAGS_TF;
+
+	/*
+	 * Single-step with the interrupt flag as it is.  Clearing it here
+	 * and setting it again from the #DB handler, whose exit restores
+	 * lockdep's view of the interrupt state from its entry, would leave
+	 * lockdep believing interrupts are off.  An interrupt taken before
+	 * the stepped instruction runs without preemption (the RCU-sched
+	 * read lock) and sees this page present; its accesses to other
+	 * armed pages are emulated.  The "stop" policy masks interrupts with
+	 * the task priority before it gets here.
+	 */
+	regs->flags |= X86_EFLAGS_TF;
+}
+
+/*
  * The "stop" policy holds the other CPUs while one single-steps, so that
  * none of them reaches the page while it is present.  They have to stop
  * wherever they are, interrupts off included: the stepping CPU sends
@@ -921,16 +948,11 @@ static int kmmio_fallback_stop(struct pt_regs *regs, unsigned long addr,
 		return 1;
 	}
 
-	this_cpu_inc(kmmio_stats.stepped);
-	ctx->active++;
-	ctx->fpage = f;
-	ctx->addr = f->addr;
-	ctx->saved_flags = regs->flags & X86_EFLAGS_TF;
 	ctx->stopped = true;
 	ctx->all_held = held;
 	ctx->saved_tpr = apic_read(APIC_TASKPRI);
 	apic_write(APIC_TASKPRI, APIC_TPRI_MASK);
-	regs->flags |= X86_EFLAGS_TF;
+	kmmio_begin_step(regs, f);
 	return 2;
 }
 
@@ -983,22 +1005,7 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
 		return 1;
 	}
 
-	this_cpu_inc(kmmio_stats.stepped);
-	ctx->active++;
-	ctx->fpage = f;
-	ctx->addr = f->addr;
-	ctx->saved_flags = regs->flags & X86_EFLAGS_TF;
-
-	/*
-	 * Single-step with the interrupt flag as it is.  Clearing it here
-	 * and setting it again from the #DB handler, whose exit restores
-	 * lockdep's view of the interrupt state from its entry, would leave
-	 * lockdep believing interrupts are off.  An interrupt taken before
-	 * the stepped instruction runs without preemption (the RCU-sched
-	 * read lock) and sees this page present; its accesses to other
-	 * armed pages are emulated.
-	 */
-	regs->flags |= X86_EFLAGS_TF;
+	kmmio_begin_step(regs, f);
 	return 2;
 }
 

@@ -637,6 +637,13 @@ static void kmmio_test_moffs(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
+/* A read-modify-write form the emulator leaves alone. */
+static void kmmio_test_add5(u32 *p)
+{
+	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
+		     : : "a" (p) : "memory", "cc");
+}
+
 /*
  * A read-modify-write form the emulator leaves alone: it is reported as
  * UNKNOWN with its bytes, counted, and single-stepped with the right
@@ -654,8 +661,7 @@ static void kmmio_test_fallback_step(struct kunit *test)
 
 	preempt_disable();
 	cpu = smp_processor_id();
-	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
-		     : : "a" (p) : "memory", "cc");
+	kmmio_test_add5(p);
 	preempt_enable();
 	s1 = kmmio_test_stats();
 
@@ -691,8 +697,7 @@ static void kmmio_test_fallback_refuse(struct kunit *test)
 	int policy = kmmio_fallback_policy;
 
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
-	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
-		     : : "a" (p) : "memory", "cc");
+	kmmio_test_add5(p);
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	s1 = kmmio_test_stats();
 
@@ -725,8 +730,7 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
 	preempt_disable();
 	tpr0 = apic_read(APIC_TASKPRI);
-	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
-		     : : "a" (p) : "memory", "cc");
+	kmmio_test_add5(p);
 	tpr1 = apic_read(APIC_TASKPRI);
 	preempt_enable();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
@@ -1104,8 +1108,7 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	s0 = kmmio_test_stats();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	for (i = 0; i < steps; i++) {
-		asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
-			     : : "a" (p) : "memory", "cc");
+		kmmio_test_add5(p);
 		cond_resched();
 	}
 	WRITE_ONCE(kmmio_fallback_policy, saved);
