@@ -12,7 +12,7 @@
  * mode, writes the result into the register as the CPU would have, moves
  * the instruction pointer on and reports the access to the probe.  The
  * traced page never becomes present, so every CPU keeps trapping and no
- * access is missed, with all CPUs online.
+ * access by an emulated instruction is missed, with all CPUs online.
  *
  * Instructions the emulator does not handle (read-modify-write, SSE, ...)
  * fall back, counted and reported, to making the page present and
@@ -42,10 +42,10 @@
 #include <linux/kdebug.h>
 #include <linux/mutex.h>
 #include <linux/io.h>
+#include <linux/mm.h>
 #include <linux/irq_work.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
-#include <linux/static_call.h>
 #include <linux/debugfs.h>
 #include <linux/security.h>
 #include <linux/seq_file.h>
@@ -61,9 +61,11 @@
 #include <linux/errno.h>
 #include <linux/nmi.h>
 #include <asm/apic.h>
+#include <asm/nmi.h>
 #include <asm/debugreg.h>
 #include <asm/insn.h>
 #include <asm/insn-eval.h>
+#include <asm/trap_pf.h>
 #include <linux/mmiotrace.h>
 
 #include "kmmio.h"
@@ -373,6 +375,7 @@ struct kmmio_operand {
 	unsigned long addr;		/* its virtual address */
 	void *alias;			/* NULL: not on an armed page */
 	struct kmmio_fault_page *f;	/* the armed page of addr */
+	struct page *upage;		/* a user destination, pinned */
 };
 
 /*
@@ -393,6 +396,7 @@ static bool kmmio_resolve(struct kmmio_operand *op, unsigned long addr,
 
 	op->addr = addr;
 	op->alias = NULL;
+	op->upage = NULL;
 	op->f = first ?: last;
 	if (!op->f)
 		return true;
@@ -403,6 +407,58 @@ static bool kmmio_resolve(struct kmmio_operand *op, unsigned long addr,
 	return true;
 }
 
+/* Was the armed page of @addr, if any, writable before it was armed? */
+static bool kmmio_writable(unsigned long addr)
+{
+	struct kmmio_fault_page *f = get_kmmio_fault_page(addr);
+
+	return !f || (f->old_presence & _PAGE_RW);
+}
+
+/*
+ * Make sure that the store to @op, of @size bytes, can be done, before
+ * the instruction's device access: a read of a device register may have
+ * side effects (a FIFO pop, clear-on-read bits), and if the emulator
+ * read, then failed to store, the CPU would read again.  Traced pages
+ * must have been writable; other kernel memory must be mapped writable;
+ * a user page (copy_to_user() from MMIO) is pinned for the store, which
+ * goes through the user-access primitives.  Only a page unmapped by
+ * another CPU between this check and the store (a use after free) can
+ * still make the store fail.
+ *
+ * Return: 0, or -EFAULT: leave the instruction to the CPU.
+ */
+static int kmmio_prepare_write(struct kmmio_operand *op, int size)
+{
+	unsigned long addr = op->addr, last = addr + size - 1;
+	unsigned int level;
+	pte_t *pte;
+
+	if (op->alias)
+		return kmmio_writable(addr) && kmmio_writable(last) ? 0 : -EFAULT;
+	/* A store across two pages: the CPU knows best. */
+	if ((addr ^ last) & PAGE_MASK)
+		return -EFAULT;
+	if (addr < TASK_SIZE_MAX) {
+		if (in_nmi() || !current->mm ||
+		    !get_user_page_fast_only(addr, FOLL_WRITE, &op->upage))
+			return -EFAULT;
+		return 0;
+	}
+	pte = lookup_address(addr, &level);
+	if (!pte || !pte_present(*pte) || !pte_write(*pte))
+		return -EFAULT;
+	return 0;
+}
+
+static void kmmio_operand_release(struct kmmio_operand *op)
+{
+	if (op->upage) {
+		put_page(op->upage);
+		op->upage = NULL;
+	}
+}
+
 static int kmmio_operand_read(struct kmmio_operand *op, int size,
 			      unsigned long *val)
 {
@@ -411,15 +467,26 @@ static int kmmio_operand_read(struct kmmio_operand *op, int size,
 		*val = kmmio_alias_read(op->alias, size);
 		return 0;
 	}
+	if (op->addr < TASK_SIZE_MAX)
+		return copy_from_user_nofault(val, (void __user *)op->addr,
+					      size);
 	return copy_from_kernel_nofault(val, (void *)op->addr, size);
 }
 
+/* After kmmio_prepare_write(). */
 static int kmmio_operand_write(struct kmmio_operand *op, int size,
 			       unsigned long val)
 {
+	int ret;
+
 	if (op->alias) {
 		kmmio_alias_write(op->alias, size, val);
 		return 0;
+	}
+	if (op->upage) {
+		ret = copy_to_user_nofault((void __user *)op->addr, &val, size);
+		kmmio_operand_release(op);
+		return ret;
 	}
 	return copy_to_kernel_nofault((void *)op->addr, &val, size);
 }
@@ -553,16 +620,23 @@ static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
 			return -EINVAL;
 		if (!src.alias && !dst.alias)
 			return -EAGAIN;
-		if (kmmio_operand_read(&src, size, &val))
+	} else if (!dst.alias) {
+		return -EAGAIN;
+	}
+	/* Before the source is read: the read must not be repeated. */
+	if (kmmio_prepare_write(&dst, size))
+		return -EFAULT;
+	if (form == KMMIO_MOVS) {
+		/* Memory, or a device that the store then writes. */
+		if (kmmio_operand_read(&src, size, &val)) {
+			kmmio_operand_release(&dst);
 			return -EFAULT;
+		}
 		time = local_clock();
 		kmmio_done(regs, &src, MMIO_READ, size, val, time);
 	} else {
-		if (!dst.alias)
-			return -EAGAIN;
 		val = kmmio_trunc(regs->ax, size);
 	}
-	/* The destination is MMIO, or memory that takes a write. */
 	if (kmmio_operand_write(&dst, size, val))
 		return -EFAULT;
 	time = local_clock();
@@ -604,7 +678,8 @@ static unsigned long kmmio_operand_addr(struct insn *insn,
  *
  * Performs the instruction's memory access through the alias of the probe
  * that covers it, writes the result into the destination register,
- * advances @regs->ip and reports the access.  RFLAGS are not changed: no
+ * reports the access with the instruction's address and advances
+ * @regs->ip past it.  RFLAGS are not changed: no
  * form handled here changes them.
  *
  * Context: IRQs off, RCU read lock held.
@@ -694,11 +769,12 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 	default:
 		break;
 	}
-	regs->ip += insn->length;
 
+	/* Reported at the accessing instruction, then past it. */
 	write = form == KMMIO_WRITE || form == KMMIO_WRITE_IMM ||
 		form == KMMIO_WRITE_MOFFS;
 	kmmio_done(regs, &op, write ? MMIO_WRITE : MMIO_READ, size, val, time);
+	regs->ip += insn->length;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(kmmio_emulate_insn);
@@ -860,6 +936,14 @@ static int kmmio_stop_nmi(unsigned int type, struct pt_regs *regs)
 	return NMI_HANDLED;
 }
 
+/* Only with a local APIC: see kmmio_fallback_access(). */
+static void kmmio_stop_send_nmi(void)
+{
+#ifdef CONFIG_X86_LOCAL_APIC
+	apic_send_IPI_allbutself(NMI_VECTOR);
+#endif
+}
+
 /*
  * Hold the other online CPUs for a single step at @page.  Call as the
  * owner, with kmmio_pte_lock held.  Returns whether all of them arrived
@@ -880,7 +964,7 @@ static bool kmmio_stop_others(unsigned long page)
 	}
 	/* The round before the NMIs that ask for it. */
 	smp_mb();
-	apic_send_IPI_allbutself(NMI_VECTOR);
+	kmmio_stop_send_nmi();
 
 	t0 = local_clock();
 	for_each_online_cpu(cpu) {
@@ -975,7 +1059,8 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
 	 * end): it steps.  Nor can a machine without a local APIC.
 	 */
 	if (READ_ONCE(kmmio_fallback_policy) == KMMIO_FALLBACK_STOP &&
-	    !ctx->active && !in_nmi() && boot_cpu_has(X86_FEATURE_APIC))
+	    !ctx->active && !in_nmi() && IS_ENABLED(CONFIG_X86_LOCAL_APIC) &&
+	    boot_cpu_has(X86_FEATURE_APIC))
 		return kmmio_fallback_stop(regs, addr, f, buf, len);
 
 	arch_spin_lock(&kmmio_pte_lock);
@@ -1018,10 +1103,18 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
  * in the middle of a process switch.  Another CPU may be registering or
  * removing probes meanwhile.
  *
+ * Only a not-present data access can be tracing's: a protection or
+ * reserved-bit fault on a traced page (which the "refuse" policy or a
+ * single step made present), an instruction fetch from one, or a write
+ * to one that was read-only is a real fault, which no emulation or retry
+ * cures.  It goes to the normal fault path (an exception fixup, or an
+ * oops).
+ *
  * Return: 1 if the fault was a traced access and has been handled, 0 if
  * it is somebody else's.
  */
-int kmmio_handler(struct pt_regs *regs, unsigned long addr)
+int kmmio_handler(struct pt_regs *regs, unsigned long error_code,
+		  unsigned long addr)
 {
 	struct kmmio_context *ctx;
 	struct kmmio_fault_page *f;
@@ -1043,6 +1136,13 @@ int kmmio_handler(struct pt_regs *regs, unsigned long addr)
 	f = get_kmmio_fault_page(addr);
 	if (!f)
 		goto out;
+
+	if ((error_code & (X86_PF_PROT | X86_PF_RSVD | X86_PF_INSTR)) ||
+	    ((error_code & X86_PF_WRITE) && !(f->old_presence & _PAGE_RW))) {
+		pr_err_ratelimited("%pS: fault at 0x%lx (error code 0x%lx) on a traced page, not caused by tracing\n",
+				   (void *)regs->ip, addr, error_code);
+		goto out;
+	}
 
 	ctx = this_cpu_ptr(&kmmio_ctx);
 	if (ctx->active && ctx->addr == f->addr) {
@@ -1337,6 +1437,19 @@ static void kmmio_free_pages(struct kmmio_fault_page *release_list)
 	}
 }
 
+/*
+ * A reference to the fault-path key.  While it is on (a frontend is
+ * attached, or another probe is registered) this only counts, without
+ * the CPU hotplug lock: frontend callbacks register probes under
+ * kmmio_map_mutex, which hotplug callbacks take (see kmmio_mappings).
+ * Dropping a reference that is not the last one does not lock either.
+ */
+static void kmmio_key_get(void)
+{
+	if (!static_key_fast_inc_not_disabled(&kmmio_armed.key.key))
+		static_branch_deferred_inc(&kmmio_armed);
+}
+
 /**
  * register_kmmio_probe() - Start tracing accesses to a range of memory
  * @p: the probe: @p->addr, @p->len and @p->handler set, the rest zeroed
@@ -1347,7 +1460,10 @@ static void kmmio_free_pages(struct kmmio_fault_page *release_list)
  * memory outside it are performed and counted, not reported.  A range
  * may share pages with other probes, but not start inside one.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep.  With no frontend attached and no
+ * other probe registered, this takes the CPU hotplug lock: do not call it
+ * then under a lock that a CPU hotplug callback may take.  A frontend's
+ * callbacks may call it (they run while the frontend is attached).
  * Return: 0, or -EEXIST if @p->addr is in another probe's range, -EINVAL
  * if the range is not mapped, -EOPNOTSUPP if it is mapped with 1G pages,
  * -ENOMEM.
@@ -1363,7 +1479,7 @@ int register_kmmio_probe(struct kmmio_probe *p)
 		return -EINVAL;
 
 	/* Before the first page is armed: the fault path must see it. */
-	static_branch_deferred_inc(&kmmio_armed);
+	kmmio_key_get();
 	mutex_lock(&kmmio_mutex);
 	if (get_kmmio_probe(p->addr)) {
 		ret = -EEXIST;
@@ -1497,7 +1613,16 @@ EXPORT_SYMBOL_GPL(kmmio_read_fallback_ops);
  * frontend attaching later can trace what drivers mapped before it, and
  * passes them on to the attached frontend.  kmmio_map_mutex serialises
  * all of it: the frontend's callbacks never run concurrently, nor after
- * it has detached.
+ * it has detached.  They are called through plain pointers: this is no
+ * hot path.
+ *
+ * CPU hotplug callbacks may ioremap() (uncore MMIO boxes do), so
+ * kmmio_map_mutex nests inside the CPU hotplug lock.  Nothing may take
+ * that lock under kmmio_map_mutex: not a static call update, nor the
+ * slow path of a static key.  An attached frontend therefore holds a
+ * reference to the fault-path key, taken before the mutex, and the probes
+ * its callbacks register and unregister under the mutex only take and
+ * drop further references, which does not lock (kmmio_key_get()).
  */
 struct kmmio_map_entry {
 	struct list_head list;
@@ -1507,19 +1632,6 @@ struct kmmio_map_entry {
 static DEFINE_MUTEX(kmmio_map_mutex);
 static LIST_HEAD(kmmio_mappings);
 static const struct kmmio_frontend *kmmio_fe;
-
-static void kmmio_fe_map_nop(const struct kmmio_frontend *fe,
-			     const struct kmmio_mapping *m, bool existing)
-{
-}
-
-static void kmmio_fe_unmap_nop(const struct kmmio_frontend *fe,
-			       const struct kmmio_mapping *m)
-{
-}
-
-DEFINE_STATIC_CALL(kmmio_fe_map, kmmio_fe_map_nop);
-DEFINE_STATIC_CALL(kmmio_fe_unmap, kmmio_fe_unmap_nop);
 
 /* The PCI device and BAR that hold @phys, with a reference, or NULL. */
 static struct pci_dev *kmmio_find_bar(resource_size_t phys, int *bar)
@@ -1561,7 +1673,8 @@ void mmiotrace_ioremap(resource_size_t offset, unsigned long size,
 
 	mutex_lock(&kmmio_map_mutex);
 	list_add_tail(&e->list, &kmmio_mappings);
-	static_call(kmmio_fe_map)(kmmio_fe, &e->m, false);
+	if (kmmio_fe && kmmio_fe->map)
+		kmmio_fe->map(kmmio_fe, &e->m, false);
 	mutex_unlock(&kmmio_map_mutex);
 }
 
@@ -1575,7 +1688,8 @@ void mmiotrace_iounmap(const void __iomem *addr)
 		if (e->m.virt == addr) {
 			found = e;
 			list_del(&e->list);
-			static_call(kmmio_fe_unmap)(kmmio_fe, &e->m);
+			if (kmmio_fe && kmmio_fe->unmap)
+				kmmio_fe->unmap(kmmio_fe, &e->m);
 			break;
 		}
 	}
@@ -1605,16 +1719,19 @@ int kmmio_attach_frontend(const struct kmmio_frontend *fe)
 	if (ret)
 		return ret;
 
+	/* Outside kmmio_map_mutex: this may take the CPU hotplug lock. */
+	static_branch_deferred_inc(&kmmio_armed);
 	mutex_lock(&kmmio_map_mutex);
 	if (kmmio_fe) {
 		mutex_unlock(&kmmio_map_mutex);
+		static_branch_slow_dec_deferred(&kmmio_armed);
 		return -EBUSY;
 	}
 	kmmio_fe = fe;
-	list_for_each_entry(e, &kmmio_mappings, list)
-		fe->map(fe, &e->m, true);
-	static_call_update(kmmio_fe_map, fe->map ?: kmmio_fe_map_nop);
-	static_call_update(kmmio_fe_unmap, fe->unmap ?: kmmio_fe_unmap_nop);
+	if (fe->map) {
+		list_for_each_entry(e, &kmmio_mappings, list)
+			fe->map(fe, &e->m, true);
+	}
 	mutex_unlock(&kmmio_map_mutex);
 	return 0;
 }
@@ -1631,13 +1748,15 @@ EXPORT_SYMBOL_GPL(kmmio_attach_frontend);
  */
 void kmmio_detach_frontend(const struct kmmio_frontend *fe)
 {
+	bool attached;
+
 	mutex_lock(&kmmio_map_mutex);
-	if (!WARN_ON_ONCE(kmmio_fe != fe)) {
-		static_call_update(kmmio_fe_map, kmmio_fe_map_nop);
-		static_call_update(kmmio_fe_unmap, kmmio_fe_unmap_nop);
+	attached = !WARN_ON_ONCE(kmmio_fe != fe);
+	if (attached)
 		kmmio_fe = NULL;
-	}
 	mutex_unlock(&kmmio_map_mutex);
+	if (attached)
+		static_branch_slow_dec_deferred(&kmmio_armed);
 }
 EXPORT_SYMBOL_GPL(kmmio_detach_frontend);
 

@@ -16,15 +16,22 @@
 #include <kunit/visibility.h>
 #include <linux/atomic.h>
 #include <linux/completion.h>
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/mmiotrace.h>
+#include <linux/pci.h>
 #include <linux/pgtable.h>
 #include <linux/sched/clock.h>
+#include <linux/set_memory.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <asm/apic.h>
+#include <asm/asm.h>
 #include <asm/insn.h>
 
 #include "kmmio.h"
@@ -161,6 +168,17 @@ static bool kmmio_test_present(void *addr)
 }
 
 /*
+ * The address of the accessing instruction of the form that ran last:
+ * each form stores it just before that instruction (KMMIO_IP), so that
+ * the reported IP can be compared with it.
+ */
+static unsigned long kmmio_test_ip;
+
+#define KMMIO_IP	"lea 1f(%%rip), %%r11\n\tmovq %%r11, (%[ipp])\n1:\t"
+#define KMMIO_IP_IN	\
+	[ipp] "r" (&kmmio_test_ip)
+
+/*
  * One function per instruction form.  @p is the traced address, *@r
  * receives the register a read loaded (zero- or sign-extended as the
  * instruction does).
@@ -168,14 +186,17 @@ static bool kmmio_test_present(void *addr)
 #define KMMIO_W(name, insn, ...)					\
 static void name(void *p, unsigned long *r)				\
 {									\
-	asm volatile(insn : : "r" (p), ##__VA_ARGS__ : "memory");	\
+	asm volatile(KMMIO_IP insn					\
+		     : : "r" (p), ##__VA_ARGS__, KMMIO_IP_IN		\
+		     : "r11", "memory");				\
 }
 
 #define KMMIO_R(name, type, insn)					\
 static void name(void *p, unsigned long *r)				\
 {									\
 	type v;								\
-	asm volatile(insn : "=r" (v) : "r" (p) : "memory");		\
+	asm volatile(KMMIO_IP insn : "=r" (v) : "r" (p), KMMIO_IP_IN	\
+		     : "r11", "memory");				\
 	*r = (unsigned long)v;						\
 }
 
@@ -202,7 +223,8 @@ static void w_mov_r9(void *p, unsigned long *r)
 {
 	register unsigned long r9 asm("r9") = 0x0123456789abcdefUL;
 
-	asm volatile("movq %%r9, (%0)" : : "r" (p), "r" (r9) : "memory");
+	asm volatile(KMMIO_IP "movq %%r9, (%0)"
+		     : : "r" (p), "r" (r9), KMMIO_IP_IN : "r11", "memory");
 }
 
 KMMIO_R(r_mov8, u8, "movb (%1), %0")
@@ -224,7 +246,8 @@ static void r_mov8_merge(void *p, unsigned long *r)
 {
 	unsigned long v = KMMIO_TEST_REG;
 
-	asm volatile("movb (%1), %b0" : "+q" (v) : "r" (p) : "memory");
+	asm volatile(KMMIO_IP "movb (%1), %b0"
+		     : "+q" (v) : "r" (p), KMMIO_IP_IN : "r11", "memory");
 	*r = v;
 }
 
@@ -232,7 +255,8 @@ static void r_mov16_merge(void *p, unsigned long *r)
 {
 	unsigned long v = KMMIO_TEST_REG;
 
-	asm volatile("movw (%1), %w0" : "+r" (v) : "r" (p) : "memory");
+	asm volatile(KMMIO_IP "movw (%1), %w0"
+		     : "+r" (v) : "r" (p), KMMIO_IP_IN : "r11", "memory");
 	*r = v;
 }
 
@@ -240,7 +264,8 @@ static void r_mov32_clear(void *p, unsigned long *r)
 {
 	unsigned long v = KMMIO_TEST_REG;
 
-	asm volatile("movl (%1), %k0" : "+r" (v) : "r" (p) : "memory");
+	asm volatile(KMMIO_IP "movl (%1), %k0"
+		     : "+r" (v) : "r" (p), KMMIO_IP_IN : "r11", "memory");
 	*r = v;
 }
 
@@ -248,24 +273,29 @@ static void r_mov_ah(void *p, unsigned long *r)
 {
 	unsigned long v = KMMIO_TEST_REG;
 
-	asm volatile("movb (%1), %%ah" : "+a" (v) : "r" (p) : "memory");
+	asm volatile(KMMIO_IP "movb (%1), %%ah"
+		     : "+a" (v) : "r" (p), KMMIO_IP_IN : "r11", "memory");
 	*r = v;
 }
 
 static void s_stosb(void *p, unsigned long *r)
 {
-	asm volatile("stosb" : "+D" (p) : "a" (0x3cUL) : "memory");
+	asm volatile(KMMIO_IP "stosb"
+		     : "+D" (p) : "a" (0x3cUL), KMMIO_IP_IN : "r11", "memory");
 }
 
 static void s_stosl(void *p, unsigned long *r)
 {
-	asm volatile("stosl" : "+D" (p) : "a" (0x3c3d3e3fUL) : "memory");
+	asm volatile(KMMIO_IP "stosl"
+		     : "+D" (p) : "a" (0x3c3d3e3fUL), KMMIO_IP_IN
+		     : "r11", "memory");
 }
 
 static void s_stosq(void *p, unsigned long *r)
 {
-	asm volatile("stosq" : "+D" (p) : "a" (0x0102030405060708UL)
-		     : "memory");
+	asm volatile(KMMIO_IP "stosq"
+		     : "+D" (p) : "a" (0x0102030405060708UL), KMMIO_IP_IN
+		     : "r11", "memory");
 }
 
 /* MOVS from the traced page to the stack: a read of the page. */
@@ -274,7 +304,8 @@ static void s_movsl(void *p, unsigned long *r)
 	u32 dst = 0;
 	void *d = &dst;
 
-	asm volatile("movsl" : "+S" (p), "+D" (d) : : "memory");
+	asm volatile(KMMIO_IP "movsl"
+		     : "+S" (p), "+D" (d) : KMMIO_IP_IN : "r11", "memory");
 	*r = dst;
 }
 
@@ -284,7 +315,8 @@ static void s_movsw_to(void *p, unsigned long *r)
 	u16 src = 0x4e4f;
 	void *s = &src;
 
-	asm volatile("movsw" : "+S" (s), "+D" (p) : : "memory");
+	asm volatile(KMMIO_IP "movsw"
+		     : "+S" (s), "+D" (p) : KMMIO_IP_IN : "r11", "memory");
 }
 
 enum kmmio_test_ext {
@@ -423,7 +455,8 @@ static void kmmio_test_insn(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, a->cpu, cpu);
 	KUNIT_EXPECT_EQ(test, a->pid, task_pid_nr(current));
 	KUNIT_EXPECT_NE(test, a->time, 0);
-	KUNIT_EXPECT_NE(test, a->ip, 0);
+	/* The accessing instruction, not the one after it. */
+	KUNIT_EXPECT_EQ(test, a->ip, kmmio_test_ip);
 	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 1);
 	KUNIT_EXPECT_EQ(test, s1.traced - s0.traced, 1);
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
@@ -478,8 +511,9 @@ static void kmmio_test_rep_stos(struct kunit *test)
 	unsigned long n = 4;
 	int i;
 
-	asm volatile("rep stosl" : "+D" (p), "+c" (n) : "a" (0x55aa55aaUL)
-		     : "memory");
+	asm volatile(KMMIO_IP "rep stosl"
+		     : "+D" (p), "+c" (n) : "a" (0x55aa55aaUL), KMMIO_IP_IN
+		     : "r11", "memory");
 
 	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 4);
 	KUNIT_EXPECT_PTR_EQ(test, p, (void *)(ctx->page + KMMIO_TEST_OFF + 16));
@@ -488,6 +522,7 @@ static void kmmio_test_rep_stos(struct kunit *test)
 		KUNIT_EXPECT_PTR_EQ(test, (void *)ctx->hits[i].addr,
 				    (void *)(ctx->page + KMMIO_TEST_OFF + 4 * i));
 		KUNIT_EXPECT_EQ(test, ctx->hits[i].width, 4);
+		KUNIT_EXPECT_EQ(test, ctx->hits[i].ip, kmmio_test_ip);
 		KUNIT_EXPECT_EQ(test, ctx->hits[i].value, 0x55aa55aaUL);
 		KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF + 4 * i, 4),
 				0x55aa55aaULL);
@@ -615,6 +650,7 @@ static void kmmio_test_moffs(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, regs.ip, 0x1000 + (unsigned long)(b - buf));
 	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].addr, addr);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].ip, 0x1000UL);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, c->type);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].width, c->width);
 	if (c->type == MMIO_READ) {
@@ -640,8 +676,8 @@ static void kmmio_test_moffs(struct kunit *test)
 /* A read-modify-write form the emulator leaves alone. */
 static void kmmio_test_add5(u32 *p)
 {
-	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
-		     : : "a" (p) : "memory", "cc");
+	asm volatile(KMMIO_IP ".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
+		     : : "a" (p), KMMIO_IP_IN : "r11", "memory", "cc");
 }
 
 /*
@@ -671,6 +707,7 @@ static void kmmio_test_fallback_step(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].width, 0);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, 0x830005UL);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].ip, kmmio_test_ip);
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
 	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 0);
 
@@ -949,6 +986,193 @@ static void kmmio_test_rep_movs_backwards(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
+/*
+ * MOVS from a traced page to user memory, as copy_to_user() from MMIO
+ * does: the device is read once, the value lands in the user buffer, and
+ * nothing falls back to a single step (which would read it again).
+ */
+static void kmmio_test_movs_to_user(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	struct kmmio_stats s0, s1;
+	void *s = ctx->page + KMMIO_TEST_OFF, *d;
+	unsigned long uaddr;
+	u32 got = 0;
+
+	uaddr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_NE_MSG(test, uaddr, 0, "could not map a user page");
+	/* Present and writable: the emulator resolves, never faults it in. */
+	KUNIT_ASSERT_EQ(test, put_user(0, (u32 __user *)uaddr), 0);
+
+	s0 = kmmio_test_stats();
+	d = (void *)uaddr;
+	if (!user_access_begin((void __user *)uaddr, sizeof(u32)))
+		KUNIT_FAIL_AND_ABORT(test, "user_access_begin() failed");
+	asm volatile(KMMIO_IP "movsl"
+		     : "+S" (s), "+D" (d) : KMMIO_IP_IN : "r11", "memory");
+	user_access_end();
+	s1 = kmmio_test_stats();
+
+	KUNIT_ASSERT_EQ(test, get_user(got, (u32 __user *)uaddr), 0);
+	KUNIT_EXPECT_EQ(test, (u64)got, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4));
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_READ);
+	KUNIT_EXPECT_EQ(test, (u64)ctx->hits[0].value, (u64)got);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].ip, kmmio_test_ip);
+	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 1);
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
+	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 0);
+	KUNIT_EXPECT_PTR_EQ(test, d, (void *)(uaddr + 4));
+	kmmio_test_disarm(ctx);
+}
+
+/*
+ * MOVS from a traced page to kernel memory that is not writable: the
+ * emulator must find that out before it reads the device.  It leaves
+ * the instruction to the CPU, which reads once and faults on the store
+ * (copy_to_kernel_nofault() would not see the read-only page: use a
+ * read-only page with an exception table entry of our own).
+ */
+static void kmmio_test_movs_to_ro(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	struct kmmio_stats s0 = kmmio_test_stats(), s1;
+	void *s = ctx->page + KMMIO_TEST_OFF;
+	u8 *ro = vmalloc(PAGE_SIZE);
+	void *d;
+	int err = -EFAULT;
+
+	KUNIT_ASSERT_NOT_NULL(test, ro);
+	memset(ro, 0xee, PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)ro, 1), 0);
+	d = ro;
+	asm volatile("1:	movsl\n"
+		     "	movl $0, %[err]\n"
+		     "2:\n"
+		     _ASM_EXTABLE(1b, 2b)
+		     : "+S" (s), "+D" (d), [err] "+r" (err) : : "memory");
+	s1 = kmmio_test_stats();
+	set_memory_rw((unsigned long)ro, 1);
+
+	KUNIT_EXPECT_EQ(test, err, -EFAULT);
+	KUNIT_EXPECT_EQ(test, ro[0], 0xee);
+	/* Not emulated: the read was not done twice. */
+	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 0);
+	vfree(ro);
+	kmmio_test_disarm(ctx);
+}
+
+/* A probe on a vmalloc()ed page made read-only before arming. */
+static struct kmmio_test_ctx *kmmio_test_arm_ro(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	ctx->pages = 1;
+	ctx->page = vmalloc(PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->page);
+	ctx->pg[0] = vmalloc_to_page(ctx->page);
+	memset(ctx->page, 0x3c, PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)ctx->page, 1), 0);
+	ctx->probe.addr = (unsigned long)ctx->page;
+	ctx->probe.len = PAGE_SIZE;
+	ctx->probe.handler = kmmio_test_handler;
+	ctx->probe.private = ctx;
+	KUNIT_ASSERT_EQ(test, register_kmmio_probe(&ctx->probe), 0);
+	return ctx;
+}
+
+static void kmmio_test_disarm_ro(struct kmmio_test_ctx *ctx)
+{
+	unregister_kmmio_probe(&ctx->probe);
+	set_memory_rw((unsigned long)ctx->page, 1);
+	vfree(ctx->page);
+	ctx->page = NULL;
+}
+
+/*
+ * A write to a read-only traced page is not the tracer's to perform:
+ * the emulator must not write through its alias (read-only too), the
+ * fault goes to the normal fault path, and copy_to_kernel_nofault()
+ * fails as it does on an untraced read-only page.  Reads are traced.
+ */
+static void kmmio_test_ro_write(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm_ro(test);
+	u32 v = 0x12345678, r = 0;
+
+	KUNIT_EXPECT_EQ(test, copy_to_kernel_nofault(ctx->page + 8, &v, 4),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 0);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 8, 4), 0x3c3c3c3cULL);
+	KUNIT_EXPECT_EQ(test, copy_from_kernel_nofault(&r, ctx->page + 8, 4), 0);
+	KUNIT_EXPECT_EQ(test, r, 0x3c3c3c3c);
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
+	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+	kmmio_test_disarm_ro(ctx);
+}
+
+/* cmpl $0, (%rax): a read the emulator leaves alone. */
+static void kmmio_test_cmp0(u32 *p)
+{
+	asm volatile(".byte 0x83, 0x38, 0x00" /* cmpl $0, (%rax) */
+		     : : "a" (p) : "memory", "cc");
+}
+
+/*
+ * The same write after the "refuse" policy made the page present again:
+ * a protection fault, which no retry cures.  The core must not claim it
+ * (it used to retry for ever).
+ */
+static void kmmio_test_ro_write_refused(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm_ro(test);
+	int policy = kmmio_fallback_policy;
+	u32 v = 0x12345678;
+
+	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
+	kmmio_test_cmp0((u32 *)ctx->page);
+	WRITE_ONCE(kmmio_fallback_policy, policy);
+	KUNIT_ASSERT_TRUE(test, kmmio_test_present(ctx->page));
+
+	KUNIT_EXPECT_EQ(test, copy_to_kernel_nofault(ctx->page + 8, &v, 4),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 8, 4), 0x3c3c3c3cULL);
+	kmmio_test_disarm_ro(ctx);
+}
+
+static atomic_t kmmio_test_replayed;
+
+static void kmmio_test_fe_count(const struct kmmio_frontend *fe,
+				const struct kmmio_mapping *m, bool existing)
+{
+	if (existing)
+		atomic_inc(&kmmio_test_replayed);
+}
+
+/*
+ * A frontend's callbacks are optional: one without them attaches, sees
+ * the live mappings replayed to nothing, and detaches.
+ */
+static void kmmio_test_frontend_no_callbacks(struct kunit *test)
+{
+	static const struct kmmio_frontend counting = {
+		.map = kmmio_test_fe_count,
+	};
+	static const struct kmmio_frontend none = {};
+
+	atomic_set(&kmmio_test_replayed, 0);
+	KUNIT_ASSERT_EQ(test, kmmio_attach_frontend(&counting), 0);
+	kmmio_detach_frontend(&counting);
+	if (!atomic_read(&kmmio_test_replayed))
+		kunit_skip(test, "no live mapping to replay");
+
+	KUNIT_ASSERT_EQ(test, kmmio_attach_frontend(&none), 0);
+	kmmio_detach_frontend(&none);
+}
+
 static void kmmio_test_bad_probes(struct kunit *test)
 {
 	struct kmmio_probe p = { .addr = (unsigned long)&p, .len = 0 };
@@ -978,6 +1202,11 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE(kmmio_test_memset_io),
 	KUNIT_CASE(kmmio_test_rep_movs_backwards),
 	KUNIT_CASE(kmmio_test_bad_probes),
+	KUNIT_CASE(kmmio_test_movs_to_user),
+	KUNIT_CASE(kmmio_test_movs_to_ro),
+	KUNIT_CASE(kmmio_test_ro_write),
+	KUNIT_CASE(kmmio_test_ro_write_refused),
+	KUNIT_CASE(kmmio_test_frontend_no_callbacks),
 	{}
 };
 
@@ -1047,6 +1276,103 @@ static int kmmio_smp_start(struct kunit *test, struct kmmio_smp_worker *w,
 		n++;
 	}
 	return n;
+}
+
+/*
+ * CPU hotplug with a frontend attached.  Hotplug callbacks may ioremap()
+ * (uncore MMIO boxes do), so the core's mapping lock nests in the CPU
+ * hotplug lock there, and the frontend's callbacks, which register and
+ * unregister probes, run in the hotplug callback.  Attaching, detaching
+ * and (un)registering under the mapping lock must therefore never take
+ * the hotplug lock: lockdep would see both orders here, and a probe
+ * registered from the callback must not wait for the hotplug lock its
+ * own thread holds.
+ */
+static phys_addr_t kmmio_hp_phys;
+static atomic_t kmmio_hp_calls;
+static struct kmmio_probe kmmio_hp_probe;
+static bool kmmio_hp_armed;
+static atomic_t kmmio_hp_traced;
+
+static int kmmio_hp_online(unsigned int cpu)
+{
+	void __iomem *io = ioremap(kmmio_hp_phys, PAGE_SIZE);
+
+	if (!io)
+		return -ENOMEM;
+	atomic_inc(&kmmio_hp_calls);
+	iounmap(io);
+	return 0;
+}
+
+/* Serialised by the core's mapping lock. */
+static void kmmio_hp_map(const struct kmmio_frontend *fe,
+			 const struct kmmio_mapping *m, bool existing)
+{
+	if (existing || kmmio_hp_armed || m->phys != kmmio_hp_phys)
+		return;
+	kmmio_hp_probe = (struct kmmio_probe) {
+		.addr = (unsigned long)m->virt,
+		.len = PAGE_SIZE,
+	};
+	kmmio_hp_armed = !register_kmmio_probe(&kmmio_hp_probe);
+	if (kmmio_hp_armed)
+		atomic_inc(&kmmio_hp_traced);
+}
+
+static void kmmio_hp_unmap(const struct kmmio_frontend *fe,
+			   const struct kmmio_mapping *m)
+{
+	if (kmmio_hp_armed && (unsigned long)m->virt == kmmio_hp_probe.addr) {
+		unregister_kmmio_probe(&kmmio_hp_probe);
+		kmmio_hp_armed = false;
+	}
+}
+
+#define KMMIO_HP_ROUNDS	20
+
+static void kmmio_smp_hotplug(struct kunit *test)
+{
+	static const struct kmmio_frontend fe = {
+		.map = kmmio_hp_map,
+		.unmap = kmmio_hp_unmap,
+	};
+	struct pci_dev *pdev = NULL;
+	int cpu, state, i;
+
+	cpu = cpumask_last(cpu_online_mask);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs a second CPU to take offline");
+	/* Any device memory: the callback maps it and does not touch it. */
+	for_each_pci_dev(pdev) {
+		if (resource_type(pci_resource_n(pdev, 0)) == IORESOURCE_MEM &&
+		    pci_resource_len(pdev, 0) >= PAGE_SIZE) {
+			kmmio_hp_phys = pci_resource_start(pdev, 0);
+			pci_dev_put(pdev);
+			break;
+		}
+	}
+	if (!kmmio_hp_phys)
+		kunit_skip(test, "no PCI memory BAR to map");
+
+	atomic_set(&kmmio_hp_calls, 0);
+	atomic_set(&kmmio_hp_traced, 0);
+	state = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN,
+					  "kmmio/kunit:online",
+					  kmmio_hp_online, NULL);
+	KUNIT_ASSERT_GE(test, state, 0);
+	for (i = 0; i < KMMIO_HP_ROUNDS; i++) {
+		KUNIT_ASSERT_EQ(test, kmmio_attach_frontend(&fe), 0);
+		KUNIT_ASSERT_EQ(test, remove_cpu(cpu), 0);
+		KUNIT_ASSERT_EQ(test, add_cpu(cpu), 0);
+		kmmio_detach_frontend(&fe);
+	}
+	cpuhp_remove_state_nocalls(state);
+
+	KUNIT_EXPECT_EQ(test, atomic_read(&kmmio_hp_calls), KMMIO_HP_ROUNDS);
+	KUNIT_EXPECT_EQ(test, atomic_read(&kmmio_hp_traced), KMMIO_HP_ROUNDS);
+	KUNIT_EXPECT_FALSE(test, kmmio_hp_armed);
+	KUNIT_EXPECT_TRUE(test, cpu_online(cpu));
 }
 
 /*
@@ -1360,6 +1686,7 @@ static struct kunit_suite kmmio_bench_suite = {
 };
 
 static struct kunit_case kmmio_smp_cases[] = {
+	KUNIT_CASE_SLOW(kmmio_smp_hotplug),
 	KUNIT_CASE_SLOW(kmmio_smp_hammer),
 	KUNIT_CASE_SLOW(kmmio_smp_unregister_under_load),
 	KUNIT_CASE_SLOW(kmmio_smp_stop),

@@ -15,10 +15,13 @@
 //!
 //! Lock order: `Control::state` (process context), then the core's mapping mutex (taken by
 //! attaching and detaching; the frontend callbacks run under it), then `Shared::slow` or a
-//! registration's probe list. A per-CPU `Ring` lock is taken last, with IRQs off, in the fault
-//! handler and by the reader.
+//! registration's probe list. The fault handler takes no lock at all: it may run in NMI
+//! context and under raw spinlocks. It writes its CPU's `Ring`, which is lock-free.
 
-use core::fmt::{self, Write};
+use core::{
+    cell::UnsafeCell,
+    fmt::{self, Write},
+};
 use kernel::{
     bindings,
     debugfs::{Dir, File as DebugFsFile},
@@ -26,11 +29,11 @@ use kernel::{
     iov::{IovIterDest, IovIterSource},
     kmmio::{self, Access, Frontend, Mapping, Op, PciAddr},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
-    new_condvar, new_mutex, new_spinlock_irq,
+    new_condvar, new_mutex,
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, CondVar, Mutex, SpinLockIrq,
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc, CondVar, Mutex,
     },
     time::msecs_to_jiffies,
     uaccess::UserSliceReader,
@@ -292,6 +295,19 @@ struct Rec {
     width: u8,
 }
 
+impl Rec {
+    const ZERO: Self = Self {
+        time: 0,
+        phys: 0,
+        value: 0,
+        pc: 0,
+        pid: 0,
+        map_id: 0,
+        op: Op::Read,
+        width: 0,
+    };
+}
+
 /// What process context adds to the stream, in time order with the accesses.
 enum Slow {
     Map {
@@ -313,66 +329,109 @@ enum Slow {
 
 /// One CPU's buffer of accesses: a ring of fixed size, written in the fault handler.
 ///
-/// Its counters live here, under the lock the fault handler holds anyway: no counter
-/// shared between CPUs is written on the fault path.
+/// Lock-free, for the fault handler may run in NMI context and under raw spinlocks, where no
+/// `spinlock_t` may be taken (and on PREEMPT_RT none that sleeps). One producer, one consumer:
+/// only code running on the ring's CPU writes records and `tail`; only the reader (one at a
+/// time: the open reader's `pending` lock) reads records and writes `head`. `tail` is
+/// published with release after the record, and `head` after the record was read, as the
+/// ftrace ring buffer does. An access made in a context that interrupted a push on the same
+/// CPU (an NMI during an interrupt's push) finds `busy` set and is counted as lost, as is one
+/// that finds the ring full: every access is either delivered or counted.
+///
+/// # Invariants
+///
+/// - `slots` points to `cap` records owned by `_buf`; `cap > 0`.
+/// - `head` and `tail` run freely (indices modulo `cap`); `tail - head <= cap`. The records
+///   `head..tail` are initialised and owned by the reader until it moves `head` past them,
+///   the others by the producer.
+/// - While `busy` is set, one producer on the ring's CPU owns `tail` and the free slots.
 struct Ring {
-    buf: KVVec<Rec>,
-    head: usize,
-    len: usize,
-    /// Accesses dropped because the ring was full, not yet reported in the stream.
-    lost: u64,
+    _buf: KVVec<UnsafeCell<Rec>>,
+    slots: *mut Rec,
+    cap: usize,
+    head: Atomic<usize>,
+    tail: Atomic<usize>,
+    busy: Atomic<bool>,
+    /// Accesses dropped because the ring was full or busy, not yet reported in the stream.
+    lost: Atomic<u64>,
     /// Accesses put into the ring, ever.
-    recorded: u64,
+    recorded: Atomic<u64>,
 }
+
+// SAFETY: `slots` points into `_buf`, which the ring owns; the records are handed between the
+// one producer and the one consumer through `tail` and `head` (see the type's invariants).
+unsafe impl Send for Ring {}
+// SAFETY: As above: shared access is synchronised by `busy`, `head` and `tail`.
+unsafe impl Sync for Ring {}
 
 impl Ring {
     fn new(cap: usize) -> Result<Self> {
-        let zero = Rec {
-            time: 0,
-            phys: 0,
-            value: 0,
-            pc: 0,
-            pid: 0,
-            map_id: 0,
-            op: Op::Read,
-            width: 0,
-        };
+        let cap = cap.max(1);
+        let mut buf = KVVec::with_capacity(cap, GFP_KERNEL)?;
+        for _ in 0..cap {
+            buf.push_within_capacity(UnsafeCell::new(Rec::ZERO))
+                .map_err(|_| ENOMEM)?;
+        }
+        let slots = UnsafeCell::raw_get(buf.as_ptr());
+        // INVARIANT: `slots` points to the `cap` records of `buf` (moving the vector does not
+        // move them), none of them in use.
         Ok(Self {
-            buf: KVVec::from_elem(zero, cap, GFP_KERNEL)?,
-            head: 0,
-            len: 0,
-            lost: 0,
-            recorded: 0,
+            cap,
+            slots,
+            _buf: buf,
+            head: Atomic::new(0),
+            tail: Atomic::new(0),
+            busy: Atomic::new(false),
+            lost: Atomic::new(0),
+            recorded: Atomic::new(0),
         })
     }
 
-    fn push(&mut self, r: Rec) {
-        let cap = self.buf.len();
-        if self.len == cap {
-            self.lost += 1;
+    /// Adds `r`, or counts it as lost. Call on the ring's CPU, IRQs off (the fault handler).
+    fn push(&self, r: Rec) {
+        // A push interrupted on this CPU holds the ring: do not wait for it.
+        if self.busy.xchg(true, Acquire) {
+            self.lost.fetch_add(1, Relaxed);
             return;
         }
-        let i = (self.head + self.len) % cap;
-        self.buf[i] = r;
-        self.len += 1;
-        self.recorded += 1;
+        let tail = self.tail.load(Relaxed);
+        // Pairs with the reader's release of `head`: the slots before it are free.
+        let head = self.head.load(Acquire);
+        if tail.wrapping_sub(head) >= self.cap {
+            self.lost.fetch_add(1, Relaxed);
+        } else {
+            // SAFETY: `tail % cap` is in bounds, and that slot is free (`tail - head < cap`):
+            // owned by this producer, which holds `busy` (the type's invariants).
+            unsafe { self.slots.add(tail % self.cap).write(r) };
+            // Publishes the record: pairs with the acquire in `take()`.
+            self.tail.store(tail.wrapping_add(1), Release);
+            self.recorded.fetch_add(1, Relaxed);
+        }
+        self.busy.store(false, Release);
     }
 
-    fn pop(&mut self) -> Option<Rec> {
-        if self.len == 0 {
-            return None;
+    /// Moves up to `out.len()` records into `out`, oldest first; returns how many. Call from
+    /// the one reader only.
+    fn take(&self, out: &mut [Rec]) -> usize {
+        let head = self.head.load(Relaxed);
+        // Pairs with the release in `push()`: the records before `tail` are written.
+        let tail = self.tail.load(Acquire);
+        let n = tail.wrapping_sub(head).min(out.len());
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            // SAFETY: The slot is in bounds and, being in `head..tail`, initialised and owned
+            // by the reader (the type's invariants).
+            *o = unsafe { self.slots.add(head.wrapping_add(i) % self.cap).read() };
         }
-        let r = self.buf[self.head];
-        self.head = (self.head + 1) % self.buf.len();
-        self.len -= 1;
-        Some(r)
+        // Hands the slots back to the producer.
+        self.head.store(head.wrapping_add(n), Release);
+        n
     }
 }
 
 /// What the tracers, the control files and the reader share.
 #[pin_data]
 struct Shared {
-    rings: KVec<Pin<KBox<SpinLockIrq<Ring>>>>,
+    rings: KVec<Ring>,
     #[pin]
     slow: Mutex<KVec<Slow>>,
     next_id: Atomic<u32>,
@@ -385,11 +444,7 @@ impl Shared {
     fn new(trace_pc: bool, cap: usize) -> Result<Arc<Self>> {
         let mut rings = KVec::new();
         for _ in 0..kernel::cpu::nr_cpu_ids() {
-            let ring = Ring::new(cap)?;
-            rings.push(
-                KBox::pin_init(new_spinlock_irq!(ring, "kmmiotrace_ring"), GFP_KERNEL)?,
-                GFP_KERNEL,
-            )?;
+            rings.push(Ring::new(cap)?, GFP_KERNEL)?;
         }
         Arc::pin_init(
             try_pin_init!(Self {
@@ -490,7 +545,7 @@ impl kmmio::Tracer for MapTracer {
             op: a.op,
             width: a.width,
         };
-        ring.lock().push(rec);
+        ring.push(rec);
     }
 }
 
@@ -647,9 +702,8 @@ fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let sh = &c.shared;
     let (mut lost, mut recorded) = (sh.lost.load(Relaxed), 0);
     for ring in sh.rings.iter() {
-        let r = ring.lock();
-        lost += r.lost;
-        recorded += r.recorded;
+        lost += ring.lost.load(Relaxed);
+        recorded += ring.recorded.load(Relaxed);
     }
     let mappings = c.state.lock().reg.as_ref().map_or(0, |r| r.traced());
     writeln!(f, "traced {}", t.traced)?;
@@ -795,21 +849,12 @@ impl Shared {
         let mut cpus: KVec<KVec<Rec>> = KVec::with_capacity(self.rings.len(), GFP_KERNEL)?;
         for ring in self.rings.iter() {
             let mut v = KVec::new();
+            lost += ring.lost.xchg(0, Relaxed);
             loop {
-                let mut batch = [None; 64];
-                {
-                    let mut r = ring.lock();
-                    lost += core::mem::take(&mut r.lost);
-                    for b in batch.iter_mut() {
-                        *b = r.pop();
-                        if b.is_none() {
-                            break;
-                        }
-                    }
-                }
-                let n = batch.iter().take_while(|b| b.is_some()).count();
+                let mut batch = [Rec::ZERO; 64];
+                let n = ring.take(&mut batch);
                 v.reserve(n, GFP_KERNEL)?;
-                for rec in batch.iter().flatten() {
+                for rec in &batch[..n] {
                     v.push_within_capacity(*rec).map_err(|_| ENOMEM)?;
                 }
                 if n < batch.len() {
@@ -1337,11 +1382,8 @@ mod tests {
             op: Op::Write,
             width: 4,
         };
-        {
-            let mut ring = shared.rings[0].lock();
-            for _ in 0..300 {
-                ring.push(rec);
-            }
+        for _ in 0..300 {
+            shared.rings[0].push(rec);
         }
         let mut t = Text(KVec::new());
         shared.drain(&mut t)?;

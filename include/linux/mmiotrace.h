@@ -12,10 +12,12 @@ struct kmmio_access;
 struct pt_regs;
 
 /*
- * Called for each access to the probed range, from the page fault handler:
- * IRQs are off and the handler must neither sleep nor take a lock that is
- * also taken with IRQs on.  It may run until unregister_kmmio_probe() has
- * returned, never after.
+ * Called for each access to the probed range, from the page fault handler,
+ * in whatever context the access was made: process, softirq, hardirq or
+ * NMI, IRQs off, with any lock of the accessing code held, raw spinlocks
+ * included.  The handler must not sleep, allocate or take a lock: record
+ * the access locklessly (per CPU, as the ftrace ring buffer does).  It may
+ * run until unregister_kmmio_probe() has returned, never after.
  */
 typedef void (*kmmio_handler_t)(struct kmmio_probe *p,
 				const struct kmmio_access *a);
@@ -126,7 +128,8 @@ static __always_inline bool is_kmmio_active(void)
 }
 
 /* Called from page fault handler. */
-extern int kmmio_handler(struct pt_regs *regs, unsigned long addr);
+int kmmio_handler(struct pt_regs *regs, unsigned long error_code,
+		  unsigned long addr);
 
 /* Called from ioremap.c: tell the kmmio core about mappings. */
 extern void mmiotrace_ioremap(resource_size_t offset, unsigned long size,
@@ -141,7 +144,8 @@ static inline bool is_kmmio_active(void)
 	return false;
 }
 
-static inline int kmmio_handler(struct pt_regs *regs, unsigned long addr)
+static inline int kmmio_handler(struct pt_regs *regs,
+				unsigned long error_code, unsigned long addr)
 {
 	return 0;
 }

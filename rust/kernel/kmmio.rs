@@ -328,8 +328,13 @@ impl Mapping {
 pub trait Tracer: Send + Sync + 'static {
     /// Called for each access to the mapping, in the page fault handler.
     ///
-    /// Context: IRQs off, in whatever context the access was made (hard IRQ included). Must
-    /// not sleep or allocate, and may take only locks that are always taken with IRQs off.
+    /// Context: IRQs off, in whatever context the access was made: process, soft or hard IRQ,
+    /// or NMI, with any lock of the accessing code held, raw spinlocks included. Must not
+    /// sleep, allocate or take a lock, not even a [`SpinLockIrq`]: a `spinlock_t` may not
+    /// nest in a raw spinlock, sleeps on PREEMPT_RT, and deadlocks against an NMI on its own
+    /// CPU. Record the access locklessly, per CPU.
+    ///
+    /// [`SpinLockIrq`]: crate::sync::SpinLockIrq
     fn access(&self, a: &Access);
 }
 
