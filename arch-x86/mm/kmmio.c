@@ -60,12 +60,12 @@
 #include <asm/tlbflush.h>
 #include <linux/errno.h>
 #include <linux/nmi.h>
-#include <asm/apic.h>
 #include <asm/nmi.h>
 #include <asm/debugreg.h>
 #include <asm/insn.h>
 #include <asm/insn-eval.h>
 #include <asm/trap_pf.h>
+#include <asm/apic.h>
 #include <linux/mmiotrace.h>
 
 #include "kmmio.h"
@@ -1044,37 +1044,51 @@ static int kmmio_fallback_stop(struct pt_regs *regs, unsigned long addr,
  * The access at @addr cannot be emulated: report it as unknown with its
  * first instruction bytes, then single-step it or refuse it.  A CPU steps
  * one instruction at a time: an access from an interrupt taken while it
- * steps is refused.  Returns 2, with the RCU read lock held until
- * post_kmmio_handler(), when it single-steps; 1 otherwise.
+ * steps is refused, as is one in NMI context.  Returns 2, with the RCU
+ * read lock held until post_kmmio_handler(), when it single-steps; 1
+ * otherwise.
  */
 static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
 				 struct kmmio_fault_page *f, const u8 *buf,
 				 int len)
 {
 	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
-	bool step = false, refuse = false;
+	bool step = false, refuse = false, nmi = in_nmi(), locked = true;
 
 	/*
 	 * An NMI cannot round up the others (their NMIs would wait for its
-	 * end): it steps.  Nor can a machine without a local APIC.
+	 * end): it is refused below.  Nor can a machine without a local APIC.
 	 */
 	if (READ_ONCE(kmmio_fallback_policy) == KMMIO_FALLBACK_STOP &&
 	    !ctx->active && !in_nmi() && IS_ENABLED(CONFIG_X86_LOCAL_APIC) &&
 	    boot_cpu_has(X86_FEATURE_APIC))
 		return kmmio_fallback_stop(regs, addr, f, buf, len);
 
-	arch_spin_lock(&kmmio_pte_lock);
+	/*
+	 * In NMI context (an access from an NMI, #MC or #DB handler) nothing
+	 * is single-stepped: a #DB there would end the NMI early.  Nor may
+	 * it wait for kmmio_pte_lock, which the code it interrupted may hold
+	 * on this CPU.  The access is refused, and if the lock is busy,
+	 * without it: the page's PTE and flags are written whole, and a
+	 * holder on another CPU that arms the page again meanwhile (its #DB
+	 * after a single step) only makes the access fault once more.
+	 */
+	if (nmi)
+		locked = arch_spin_trylock(&kmmio_pte_lock);
+	else
+		arch_spin_lock(&kmmio_pte_lock);
 	if (f->armed) {
 		kmmio_set_presence(f, true);
-		if (READ_ONCE(kmmio_fallback_policy) == KMMIO_FALLBACK_REFUSE ||
-		    ctx->active) {
+		if (nmi || ctx->active ||
+		    READ_ONCE(kmmio_fallback_policy) == KMMIO_FALLBACK_REFUSE) {
 			f->refused = true;
 			refuse = true;
 		} else {
 			step = true;
 		}
 	}
-	arch_spin_unlock(&kmmio_pte_lock);
+	if (locked)
+		arch_spin_unlock(&kmmio_pte_lock);
 	flush_tlb_one_kernel(f->addr);
 
 	/* Disarmed meanwhile: execute the access again. */
@@ -1101,7 +1115,10 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
  * Context: IRQs off (the fault entry disabled them), do not enable them
  * and do not sleep.  We may be in an interrupt, in a critical section or
  * in the middle of a process switch.  Another CPU may be registering or
- * removing probes meanwhile.
+ * removing probes meanwhile.  In NMI context (NMI, #MC, #DB) an access is
+ * emulated or refused, never single-stepped, and no lock is waited for:
+ * the RCU-sched read lock and the probes' handlers are NMI-safe, and
+ * kmmio_pte_lock is only tried (kmmio_fallback_access()).
  *
  * Only a not-present data access can be tracing's: a protection or
  * reserved-bit fault on a traced page (which the "refuse" policy or a
@@ -1821,6 +1838,34 @@ kmmio_die_notifier(struct notifier_block *nb, unsigned long val, void *args)
 static struct notifier_block nb_die = {
 	.notifier_call = kmmio_die_notifier
 };
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* For the tests: hold kmmio_pte_lock, as the core's own paths do. */
+void kmmio_test_pte_lock(void)
+{
+	arch_spin_lock(&kmmio_pte_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(kmmio_test_pte_lock);
+
+void kmmio_test_pte_unlock(void)
+{
+	arch_spin_unlock(&kmmio_pte_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(kmmio_test_pte_unlock);
+
+/* Send this CPU an NMI; false without a local APIC. */
+bool kmmio_test_self_nmi(void)
+{
+#ifdef CONFIG_X86_LOCAL_APIC
+	if (boot_cpu_has(X86_FEATURE_APIC)) {
+		__apic_send_IPI_mask(cpumask_of(smp_processor_id()), NMI_VECTOR);
+		return true;
+	}
+#endif
+	return false;
+}
+EXPORT_SYMBOL_IF_KUNIT(kmmio_test_self_nmi);
+#endif
 
 static int __init kmmio_init(void)
 {

@@ -17,6 +17,9 @@ enum kmmio_fallback {
 extern int kmmio_fallback_policy;
 int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 		       unsigned long fault);
+void kmmio_test_pte_lock(void);
+void kmmio_test_pte_unlock(void);
+bool kmmio_test_self_nmi(void);
 #endif
 
 #endif /* _ARCH_X86_MM_KMMIO_H */

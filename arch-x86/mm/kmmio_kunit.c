@@ -33,6 +33,7 @@
 #include <asm/apic.h>
 #include <asm/asm.h>
 #include <asm/insn.h>
+#include <asm/nmi.h>
 
 #include "kmmio.h"
 
@@ -787,6 +788,70 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
+static struct kmmio_test_ctx *kmmio_nmi_ctx;
+static atomic_t kmmio_nmi_done;
+
+static int kmmio_test_nmi(unsigned int type, struct pt_regs *regs)
+{
+	struct kmmio_test_ctx *ctx = READ_ONCE(kmmio_nmi_ctx);
+	u32 *p;
+
+	if (!ctx || atomic_read(&kmmio_nmi_done))
+		return NMI_DONE;
+	p = (u32 *)(ctx->page + KMMIO_TEST_OFF);
+	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
+		     : : "a" (p) : "memory", "cc");
+	atomic_set(&kmmio_nmi_done, 1);
+	return NMI_HANDLED;
+}
+
+/*
+ * An access the emulator cannot do, from NMI context, while the code the
+ * NMI interrupted holds kmmio_pte_lock: it is refused (the page no longer
+ * traced, the access done, reported as unknown), without waiting for the
+ * lock, which would never come.
+ */
+static void kmmio_test_nmi_lock_held(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	struct kmmio_stats s0 = kmmio_test_stats(), s1;
+	u32 before = kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4);
+	unsigned long flags;
+	bool sent;
+	u64 t0;
+
+	KUNIT_ASSERT_EQ(test, register_nmi_handler(NMI_LOCAL, kmmio_test_nmi,
+						   0, "kmmio_test"), 0);
+	atomic_set(&kmmio_nmi_done, 0);
+	WRITE_ONCE(kmmio_nmi_ctx, ctx);
+	local_irq_save(flags);
+	kmmio_test_pte_lock();
+	sent = kmmio_test_self_nmi();
+	t0 = local_clock();
+	while (sent && !atomic_read(&kmmio_nmi_done) &&
+	       local_clock() - t0 < NSEC_PER_SEC)
+		cpu_relax();
+	kmmio_test_pte_unlock();
+	local_irq_restore(flags);
+	WRITE_ONCE(kmmio_nmi_ctx, NULL);
+	unregister_nmi_handler(NMI_LOCAL, "kmmio_test");
+	s1 = kmmio_test_stats();
+
+	if (!sent) {
+		kmmio_test_disarm(ctx);
+		kunit_skip(test, "no local APIC to send an NMI with");
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&kmmio_nmi_done), 1);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
+			(u64)(u32)(before + 5));
+	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
+	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 1);
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
+	KUNIT_EXPECT_TRUE(test, kmmio_test_present(ctx->page));
+	kmmio_test_disarm(ctx);
+}
+
 /* An unaligned access across two pages of one probe: one access. */
 static void kmmio_test_page_crossing(struct kunit *test)
 {
@@ -1193,6 +1258,7 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE_PARAM(kmmio_test_moffs, kmmio_moffs_gen_params),
 	KUNIT_CASE(kmmio_test_fallback_step),
 	KUNIT_CASE(kmmio_test_fallback_refuse),
+	KUNIT_CASE(kmmio_test_nmi_lock_held),
 	KUNIT_CASE(kmmio_test_fallback_stop),
 	KUNIT_CASE(kmmio_test_page_crossing),
 	KUNIT_CASE(kmmio_test_page_crossing_out),

@@ -6,7 +6,8 @@
 //! disarms every traced page and waits for the accesses in flight.
 //!
 //! - `/dev/kmmiotrace`: reading gives the trace in mmiotrace's `VERSION 20070824` text
-//!   format, consuming it (one reader at a time); writing a line adds a `MARK` line.
+//!   format, consuming it (one reader at a time; `poll()`, `select()` and `epoll` say when
+//!   there is more, `O_NONBLOCK` is honoured at each read); writing a line adds a `MARK` line.
 //! - `/sys/kernel/debug/kmmiotrace/filter`: what to trace, see [`Filter`].
 //! - `/sys/kernel/debug/kmmiotrace/tracing_on`: `1` traces, `0` stops.
 //! - `/sys/kernel/debug/kmmiotrace/stats`: the core's accounting and the module's.
@@ -15,27 +16,33 @@
 //!
 //! Lock order: `Control::state` (process context), then the core's mapping mutex (taken by
 //! attaching and detaching; the frontend callbacks run under it), then `Shared::slow` or a
-//! registration's probe list. The fault handler takes no lock at all: it may run in NMI
-//! context and under raw spinlocks. It writes its CPU's `Ring`, which is lock-free.
+//! registration's probe list, then `Shared::slow`. The fault handler takes no lock at all: it
+//! may run in NMI context and under raw spinlocks. It writes its CPU's `Ring`, which is
+//! lock-free, and wakes a waiting reader through an irq_work.
 
 use core::{
     cell::UnsafeCell,
     fmt::{self, Write},
+    num::NonZeroUsize,
 };
 use kernel::{
     bindings,
     debugfs::{Dir, File as DebugFsFile},
+    ffi::c_char,
     fs::{file::flags, File, Kiocb},
     iov::{IovIterDest, IovIterSource},
     kmmio::{self, Access, Frontend, Mapping, Op, PciAddr},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
-    new_condvar, new_mutex,
+    new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
-        Arc, CondVar, Mutex,
+        barrier::{smp_mb, Full},
+        poll::{PollCondVar, PollTable},
+        Arc, Mutex,
     },
     time::msecs_to_jiffies,
+    types::Opaque,
     uaccess::UserSliceReader,
 };
 
@@ -57,8 +64,12 @@ module! {
     },
 }
 
-/// At most this many `dev=`, `bar=` or `phys=` tokens in a filter.
+/// At most this many `dev=` or `phys=` tokens in a filter.
 const FILTER_MAX: usize = 8;
+/// The longest filter text accepted: a filter as `filter` shows it always fits.
+const FILTER_TEXT_MAX: usize = 1024;
+/// At most this much text is formatted for one `read()`.
+const READ_MAX: usize = 256 * 1024;
 /// Longest marker, in bytes.
 const MARK_MAX: usize = 256;
 
@@ -74,7 +85,9 @@ const MARK_MAX: usize = 256;
 /// - `op=r|w|rw`: which accesses to report.
 ///
 /// With `dev=` or `phys=`, mappings that existed before are traced too: a device whose driver
-/// is bound already is traced without unbinding it.
+/// is bound already is traced without unbinding it. Without them (`all`, `op=`, `bar=`), only
+/// new mappings are picked up; a change of the filter, or stopping and starting again, keeps
+/// tracing those picked up before if they are still mapped and the filter still selects them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Filter {
     devs: [PciAddr; FILTER_MAX],
@@ -109,7 +122,8 @@ fn parse_hex(s: &str) -> Option<u64> {
         .strip_prefix("0x")
         .or_else(|| s.strip_prefix("0X"))
         .unwrap_or(s);
-    if s.is_empty() || s.len() > 16 {
+    // `from_str_radix()` would take a sign too.
+    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     u64::from_str_radix(s, 16).ok()
@@ -124,7 +138,8 @@ fn parse_bdf(s: &str) -> Option<PciAddr> {
     };
     let (dom_bus, devfn) = s.rsplit_once(':')?;
     let (domain, bus) = match dom_bus.split_once(':') {
-        Some((d, b)) => (hex(d, 0xffff, 4)?, hex(b, 0xff, 2)?),
+        // Domains above 0xffff exist (VMD's start at 0x10000).
+        Some((d, b)) => (hex(d, u32::MAX, 8)?, hex(b, 0xff, 2)?),
         None => (0, hex(dom_bus, 0xff, 2)?),
     };
     let (dev, func) = devfn.split_once('.')?;
@@ -155,7 +170,7 @@ impl Filter {
             };
             match key {
                 "dev" => {
-                    let a = parse_bdf(val).ok_or("dev= takes a PCI address [DDDD:]BB:DD.F")?;
+                    let a = parse_bdf(val).ok_or("dev= takes a PCI address [DOMAIN:]BB:DD.F")?;
                     if f.ndevs == FILTER_MAX {
                         return Err("at most 8 dev= tokens");
                     }
@@ -215,10 +230,8 @@ impl Filter {
         self.ndevs > 0 || self.nranges > 0
     }
 
-    fn traces(&self, m: &Mapping, existing: bool) -> bool {
-        if existing && !self.selective() {
-            return false;
-        }
+    /// Does the filter select `m`? (Whether an existing mapping is traced is `Fe`'s to say.)
+    fn matches(&self, m: &Mapping) -> bool {
         let pci = m.pci();
         if self.ndevs > 0 && !pci.is_some_and(|p| self.devs[..self.ndevs].contains(&p.addr)) {
             return false;
@@ -340,7 +353,7 @@ enum Slow {
 ///
 /// # Invariants
 ///
-/// - `slots` points to `cap` records owned by `_buf`; `cap > 0`.
+/// - `slots` points to `cap` records owned by `_buf`.
 /// - `head` and `tail` run freely (indices modulo `cap`); `tail - head <= cap`. The records
 ///   `head..tail` are initialised and owned by the reader until it moves `head` past them,
 ///   the others by the producer.
@@ -348,11 +361,12 @@ enum Slow {
 struct Ring {
     _buf: KVVec<UnsafeCell<Rec>>,
     slots: *mut Rec,
-    cap: usize,
+    /// Not zero: the slot of an index is found without a division check.
+    cap: NonZeroUsize,
     head: Atomic<usize>,
     tail: Atomic<usize>,
     busy: Atomic<bool>,
-    /// Accesses dropped because the ring was full or busy, not yet reported in the stream.
+    /// Accesses dropped because the ring was full or busy, ever.
     lost: Atomic<u64>,
     /// Accesses put into the ring, ever.
     recorded: Atomic<u64>,
@@ -366,9 +380,9 @@ unsafe impl Sync for Ring {}
 
 impl Ring {
     fn new(cap: usize) -> Result<Self> {
-        let cap = cap.max(1);
-        let mut buf = KVVec::with_capacity(cap, GFP_KERNEL)?;
-        for _ in 0..cap {
+        let cap = NonZeroUsize::new(cap).unwrap_or(NonZeroUsize::MIN);
+        let mut buf = KVVec::with_capacity(cap.get(), GFP_KERNEL)?;
+        for _ in 0..cap.get() {
             buf.push_within_capacity(UnsafeCell::new(Rec::ZERO))
                 .map_err(|_| ENOMEM)?;
         }
@@ -397,7 +411,7 @@ impl Ring {
         let tail = self.tail.load(Relaxed);
         // Pairs with the reader's release of `head`: the slots before it are free.
         let head = self.head.load(Acquire);
-        if tail.wrapping_sub(head) >= self.cap {
+        if tail.wrapping_sub(head) >= self.cap.get() {
             self.lost.fetch_add(1, Relaxed);
         } else {
             // SAFETY: `tail % cap` is in bounds, and that slot is free (`tail - head < cap`):
@@ -410,35 +424,62 @@ impl Ring {
         self.busy.store(false, Release);
     }
 
-    /// Moves up to `out.len()` records into `out`, oldest first; returns how many. Call from
-    /// the one reader only.
-    fn take(&self, out: &mut [Rec]) -> usize {
+    /// Where the producer is: the records before it are written. Call from the one reader.
+    fn tail(&self) -> usize {
+        // Pairs with the release in `push()`.
+        self.tail.load(Acquire)
+    }
+
+    /// The oldest record, if it lies before `limit` (a value `tail()` returned). Call from the
+    /// one reader only.
+    fn peek(&self, limit: usize) -> Option<Rec> {
         let head = self.head.load(Relaxed);
-        // Pairs with the release in `push()`: the records before `tail` are written.
-        let tail = self.tail.load(Acquire);
-        let n = tail.wrapping_sub(head).min(out.len());
-        for (i, o) in out[..n].iter_mut().enumerate() {
-            // SAFETY: The slot is in bounds and, being in `head..tail`, initialised and owned
-            // by the reader (the type's invariants).
-            *o = unsafe { self.slots.add(head.wrapping_add(i) % self.cap).read() };
+        if head == limit {
+            return None;
         }
-        // Hands the slots back to the producer.
-        self.head.store(head.wrapping_add(n), Release);
-        n
+        // SAFETY: The slot is in bounds and, being in `head..tail` (`limit` was a `tail`),
+        // initialised and owned by the reader (the type's invariants).
+        Some(unsafe { self.slots.add(head % self.cap).read() })
+    }
+
+    /// Hands the oldest record back to the producer. Call from the one reader, after `peek()`
+    /// returned it.
+    fn consume(&self) {
+        let head = self.head.load(Relaxed);
+        self.head.store(head.wrapping_add(1), Release);
     }
 }
 
 /// What the tracers, the control files and the reader share.
-#[pin_data]
+///
+/// # Invariants
+///
+/// `wake` is an initialised `struct irq_work` whose function is [`Shared::wake_reader`].
+#[pin_data(PinnedDrop)]
 struct Shared {
     rings: KVec<Ring>,
     #[pin]
     slow: Mutex<KVec<Slow>>,
     next_id: Atomic<u32>,
+    /// Records of process context dropped for want of memory, ever.
     lost: Atomic<u64>,
     reader: Atomic<bool>,
     trace_pc: bool,
+    /// Signalled when there is something to read.
+    #[pin]
+    readable: PollCondVar,
+    /// A reader waits, or polls, for `readable`: the next record wakes it.
+    waiting: Atomic<bool>,
+    /// Wakes the reader from the fault handler, which may be in NMI context.
+    #[pin]
+    wake: Opaque<bindings::irq_work>,
 }
+
+// SAFETY: The `irq_work` is used through the kernel's irq_work API only, which may be called
+// from any thread and context.
+unsafe impl Send for Shared {}
+// SAFETY: As above.
+unsafe impl Sync for Shared {}
 
 impl Shared {
     fn new(trace_pc: bool, cap: usize) -> Result<Arc<Self>> {
@@ -454,36 +495,147 @@ impl Shared {
                 lost: Atomic::new(0),
                 reader: Atomic::new(false),
                 trace_pc,
+                readable <- new_poll_condvar!("kmmiotrace_readable"),
+                waiting: Atomic::new(false),
+                // INVARIANT: `init_irq_work()`: all zero but the function.
+                wake <- Opaque::ffi_init(|slot: *mut bindings::irq_work| {
+                    let mut w: bindings::irq_work = pin_init::zeroed();
+                    w.func = Some(Self::wake_reader);
+                    // SAFETY: `slot` is valid for writes.
+                    unsafe { slot.write(w) };
+                }),
             }? Error),
             GFP_KERNEL,
         )
+    }
+
+    /// The irq_work: wakes the reader, in IRQ context.
+    ///
+    /// # Safety
+    ///
+    /// `w` is the `wake` field of a live `Shared`.
+    unsafe extern "C" fn wake_reader(w: *mut bindings::irq_work) {
+        // SAFETY: By the safety requirements `w` is the `wake` field of a live `Shared`: the
+        // irq_work is synced before a `Shared` goes.
+        let this = unsafe { &*kernel::container_of!(Opaque::cast_from(w).cast_mut(), Self, wake) };
+        this.waiting.store(false, Relaxed);
+        this.readable.notify_all();
+    }
+
+    /// Wakes a waiting reader after a record was added; from any context, NMI included.
+    fn kick(&self) {
+        // Pairs with the barrier in `TraceFile::wait_for()`: the reader sees the record, or
+        // this sees that it waits.
+        smp_mb(Full);
+        if self.waiting.load(Relaxed) {
+            // SAFETY: `wake` is initialised (the type invariants); `irq_work_queue()` may be
+            // called from any context, and the work is synced before `self` goes.
+            unsafe { bindings::irq_work_queue(self.wake.get()) };
+        }
     }
 
     fn add_slow(&self, s: Slow) {
         if self.slow.lock().push(s, GFP_KERNEL).is_err() {
             self.lost.fetch_add(1, Relaxed);
         }
+        self.readable.notify_all();
+    }
+
+    /// Every access or record lost, ever.
+    fn lost_total(&self) -> u64 {
+        self.rings
+            .iter()
+            .fold(self.lost.load(Relaxed), |n, r| n + r.lost.load(Relaxed))
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Shared {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `wake` is initialised (the type invariants). No tracer is left to queue it:
+        // they hold a reference to `self`.
+        unsafe { bindings::irq_work_sync(self.wake.get()) };
     }
 }
 
 kernel::declare_trace! {
     /// The `kmmio:kmmio_access` trace event: as many arguments as the event has fields.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kmmio_access(map_id: u32, phys: u64, bar_off: u64, bdf: u32, bar: i8, op: u8,
-                           width: u8, value: u64, cpu: u32, pid: i32, ip: usize);
+    unsafe fn kmmio_access(map_id: u32, phys: u64, bar_off: u64, dev: *const c_char, bar: i8,
+                           op: u8, width: u8, value: u64, cpu: u32, pid: i32, ip: usize);
     /// The `kmmio:kmmio_map` trace event.
-    unsafe fn kmmio_map(map_id: u32, phys: u64, len: u64, bdf: u32, bar: i8);
+    unsafe fn kmmio_map(map_id: u32, phys: u64, len: u64, dev: *const c_char, bar: i8);
     /// The `kmmio:kmmio_unmap` trace event.
-    unsafe fn kmmio_unmap(map_id: u32, phys: u64, len: u64, bdf: u32, bar: i8);
+    unsafe fn kmmio_unmap(map_id: u32, phys: u64, len: u64, dev: *const c_char, bar: i8);
+}
+
+/// A PCI location as text, NUL-terminated for the trace events: `DDDD:BB:DD.F`, or `none`.
+#[derive(Clone, Copy)]
+struct DevName([u8; 20]);
+
+impl DevName {
+    fn of(addr: Option<PciAddr>) -> Self {
+        let mut t = Self([0; 20]);
+        let mut w = Cursor(&mut t.0[..19], 0);
+        // A `u32` domain fits: at most 16 characters and the NUL.
+        let _ = match addr {
+            Some(a) => write!(
+                w,
+                "{:04x}:{:02x}:{:02x}.{}",
+                a.domain,
+                a.bus,
+                a.devfn >> 3,
+                a.devfn & 7
+            ),
+            None => w.write_str("none"),
+        };
+        t
+    }
+
+    fn as_ptr(&self) -> *const c_char {
+        self.0.as_ptr().cast()
+    }
+}
+
+/// Text into a fixed buffer.
+struct Cursor<'a>(&'a mut [u8], usize);
+
+impl Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.1 + s.len();
+        self.0
+            .get_mut(self.1..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.1 = end;
+        Ok(())
+    }
+}
+
+/// A mapping as a filter change or a restart recognises it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct MapKey {
+    virt: usize,
+    phys: u64,
+    len: u64,
+}
+
+impl MapKey {
+    fn of(m: &Mapping) -> Self {
+        Self {
+            virt: m.virt(),
+            phys: m.phys(),
+            len: m.size() as u64,
+        }
+    }
 }
 
 /// Where a traced mapping is, as the trace events say it.
 #[derive(Clone, Copy)]
 struct Place {
     id: u32,
-    phys: u64,
-    len: u64,
-    bdf: u32,
+    key: MapKey,
+    dev: DevName,
     bar: i8,
     bar_start: u64,
 }
@@ -493,9 +645,8 @@ impl Place {
         let pci = m.pci();
         Self {
             id,
-            phys: m.phys(),
-            len: m.size() as u64,
-            bdf: pci.map_or(bindings::KMMIO_TRACE_NO_PCI, |p| p.addr.packed()),
+            key: MapKey::of(m),
+            dev: DevName::of(pci.map(|p| p.addr)),
             bar: pci.map_or(-1, |p| p.bar as i8),
             bar_start: pci.map_or(m.phys(), |p| p.start),
         }
@@ -516,13 +667,14 @@ impl kmmio::Tracer for MapTracer {
         }
         let p = &self.place;
         let pc = if self.shared.trace_pc { a.ip } else { 0 };
-        // SAFETY: The event takes plain values; tracepoints may be hit with IRQs off.
+        // SAFETY: The event takes plain values and a NUL-terminated string that lives as
+        // long as `self`; tracepoints may be hit with IRQs off and in NMI context.
         unsafe {
             kmmio_access(
                 p.id,
                 a.phys,
                 a.phys.wrapping_sub(p.bar_start),
-                p.bdf,
+                p.dev.as_ptr(),
                 p.bar,
                 a.op.code(),
                 a.width,
@@ -546,6 +698,7 @@ impl kmmio::Tracer for MapTracer {
             width: a.width,
         };
         ring.push(rec);
+        self.shared.kick();
     }
 }
 
@@ -553,19 +706,26 @@ impl kmmio::Tracer for MapTracer {
 struct Fe {
     shared: Arc<Shared>,
     filter: Filter,
+    /// Mappings traced when tracing last stopped: still traced if they are live, whatever the
+    /// filter says of existing mappings.
+    picked: KVec<MapKey>,
 }
 
 impl Frontend for Fe {
     type Tracer = MapTracer;
 
     fn map(&self, m: &Mapping, existing: bool) -> Option<MapTracer> {
-        if !self.filter.traces(m, existing) {
+        if existing && !self.filter.selective() && !self.picked.contains(&MapKey::of(m)) {
+            return None;
+        }
+        if !self.filter.matches(m) {
             return None;
         }
         let id = self.shared.next_id.fetch_add(1, Relaxed) + 1;
         let place = Place::of(m, id);
-        // SAFETY: The event takes plain values.
-        unsafe { kmmio_map(id, place.phys, place.len, place.bdf, place.bar) };
+        let len = place.key.len;
+        // SAFETY: The event takes plain values and a NUL-terminated string.
+        unsafe { kmmio_map(id, m.phys(), len, place.dev.as_ptr(), place.bar) };
         // The MAP line comes before the first access: its time stamp is taken before the
         // probe is armed.
         self.shared.add_slow(Slow::Map {
@@ -582,10 +742,11 @@ impl Frontend for Fe {
         })
     }
 
-    fn unmap(&self, _m: &Mapping, t: &MapTracer) {
+    fn unmap(&self, t: &MapTracer) {
         let p = &t.place;
-        // SAFETY: The event takes plain values.
-        unsafe { kmmio_unmap(p.id, p.phys, p.len, p.bdf, p.bar) };
+        // SAFETY: The event takes plain values and a NUL-terminated string.
+        unsafe { kmmio_unmap(p.id, p.key.phys, p.key.len, p.dev.as_ptr(), p.bar) };
+        // After the last access: the core has waited for the handlers in flight.
         self.shared.add_slow(Slow::Unmap {
             time: kmmio::clock(),
             id: p.id,
@@ -596,6 +757,8 @@ impl Frontend for Fe {
 struct CtlState {
     filter: Filter,
     reg: Option<Pin<KBox<kmmio::Registration<Fe>>>>,
+    /// See [`Fe::picked`]; empty while tracing.
+    picked: KVec<MapKey>,
 }
 
 /// The control files' state.
@@ -609,25 +772,54 @@ struct Control {
 impl Control {
     fn start(&self, st: &mut CtlState) -> Result {
         if st.reg.is_none() {
+            let mut picked = KVec::with_capacity(st.picked.len(), GFP_KERNEL)?;
+            picked.extend_from_slice(&st.picked, GFP_KERNEL)?;
             let fe = Fe {
                 shared: self.shared.clone(),
                 filter: st.filter,
+                picked,
             };
             st.reg = Some(KBox::pin_init(kmmio::Registration::new(fe), GFP_KERNEL)?);
+            st.picked.clear();
         }
         Ok(())
     }
 
+    /// Stops tracing; every traced mapping gets its UNMAP line.
+    fn stop(&self, st: &mut CtlState) {
+        let Some(reg) = st.reg.take() else {
+            return;
+        };
+        st.picked.clear();
+        let mut short = false;
+        reg.for_each_tracer(|t| {
+            short |= st.picked.push(t.place.key, GFP_KERNEL).is_err();
+        });
+        if short {
+            pr_warn!("out of memory: a restart traces only the mappings the filter selects\n");
+        }
+        drop(reg);
+    }
+
+    /// Changes the filter, restarting if tracing; on error, the old filter stays in force.
     fn set_filter(&self, f: Filter) -> Result {
         let mut st = self.state.lock();
-        let on = st.reg.is_some();
-        // Stop, swap, start: the new filter applies to every mapping, live ones included.
-        st.reg = None;
-        st.filter = f;
-        if on {
-            self.start(&mut st)?;
+        if st.reg.is_none() {
+            st.filter = f;
+            return Ok(());
         }
-        Ok(())
+        // Stop, swap, start: the new filter applies to every mapping, live ones included.
+        let old = st.filter;
+        self.stop(&mut st);
+        st.filter = f;
+        let Err(e) = self.start(&mut st) else {
+            return Ok(());
+        };
+        st.filter = old;
+        if let Err(again) = self.start(&mut st) {
+            pr_err!("filter change failed ({e:?}), restart too ({again:?}): tracing is off\n");
+        }
+        Err(e)
     }
 
     /// Applies a filter written as text, whole; or changes nothing and says why not.
@@ -643,7 +835,7 @@ impl Control {
         if on {
             self.start(&mut st)
         } else {
-            st.reg = None;
+            self.stop(&mut st);
             Ok(())
         }
     }
@@ -672,7 +864,7 @@ fn filter_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn filter_store(c: &Arc<Control>, r: &mut UserSliceReader) -> Result {
     kmmio::may_trace()?;
-    let mut buf = [0u8; 512];
+    let mut buf = KVec::from_elem(0u8, FILTER_TEXT_MAX, GFP_KERNEL)?;
     let text = read_text(r, &mut buf)?;
     c.write_filter(text)?.map_err(|why| {
         pr_warn!("filter {:?} rejected: {why}\n", text.trim());
@@ -734,10 +926,10 @@ fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     res
 }
 
-/// Text in a growing buffer.
-struct Text(KVec<u8>);
+/// Text appended to a buffer.
+struct Text<'a>(&'a mut KVVec<u8>);
 
-impl Write for Text {
+impl Write for Text<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0
             .extend_from_slice(s.as_bytes(), GFP_KERNEL)
@@ -755,7 +947,7 @@ impl fmt::Display for Stamp {
     }
 }
 
-fn format_rec(t: &mut Text, r: &Rec) -> fmt::Result {
+fn format_rec(t: &mut Text<'_>, r: &Rec) -> fmt::Result {
     let s = Stamp(r.time);
     match r.op {
         Op::Read | Op::Write => writeln!(
@@ -783,7 +975,7 @@ fn format_rec(t: &mut Text, r: &Rec) -> fmt::Result {
     }
 }
 
-fn format_slow(t: &mut Text, s: &Slow) -> fmt::Result {
+fn format_slow(t: &mut Text<'_>, s: &Slow) -> fmt::Result {
     match s {
         Slow::Map {
             time,
@@ -806,7 +998,7 @@ fn format_slow(t: &mut Text, s: &Slow) -> fmt::Result {
     }
 }
 
-fn format_header(t: &mut Text) -> fmt::Result {
+fn format_header(t: &mut Text<'_>) -> fmt::Result {
     writeln!(t, "VERSION 20070824")?;
     let mut res = Ok(());
     kmmio::for_each_pci_dev(|d| {
@@ -840,58 +1032,116 @@ impl Slow {
 }
 
 impl Shared {
-    /// Moves what is buffered into `t` as text, in time order; reports lost events first.
+    /// Moves what is buffered into `r.text` as text, in time order, until it holds at least
+    /// `budget` bytes or nothing is left; reports lost events first. On error nothing is
+    /// consumed that is not in `r.text`.
     ///
     /// Each CPU's accesses are in order already: they are merged by time stamp with each
-    /// other and with the records of process context (first on a tie).
-    fn drain(&self, t: &mut Text) -> Result {
-        let mut lost = self.lost.xchg(0, Relaxed);
-        let mut cpus: KVec<KVec<Rec>> = KVec::with_capacity(self.rings.len(), GFP_KERNEL)?;
-        for ring in self.rings.iter() {
-            let mut v = KVec::new();
-            lost += ring.lost.xchg(0, Relaxed);
-            loop {
-                let mut batch = [Rec::ZERO; 64];
-                let n = ring.take(&mut batch);
-                v.reserve(n, GFP_KERNEL)?;
-                for rec in &batch[..n] {
-                    v.push_within_capacity(*rec).map_err(|_| ENOMEM)?;
-                }
-                if n < batch.len() {
-                    break;
+    /// other and with the records of process context (first on a tie). A pass merges what was
+    /// there when it began, process context's records taken first: an access that comes
+    /// before such a record (the accesses before an UNMAP) is in the rings by then.
+    fn drain(&self, r: &mut ReadState, budget: usize) -> Result {
+        // The longest line is a MARK: its text and some 40 bytes.
+        r.text.reserve(budget + MARK_MAX + 64, GFP_KERNEL)?;
+        if r.slow_next == r.slow.len() && r.active.is_empty() {
+            r.slow.clear();
+            r.slow_next = 0;
+            core::mem::swap(&mut r.slow, &mut *self.slow.lock());
+            for (i, ring) in self.rings.iter().enumerate() {
+                r.limits[i] = ring.tail();
+                if ring.peek(r.limits[i]).is_some() {
+                    r.active.push(i, GFP_KERNEL)?;
                 }
             }
-            cpus.push(v, GFP_KERNEL)?;
+            let lost = self.lost_total();
+            if lost != r.lost_reported {
+                writeln!(
+                    Text(&mut r.text),
+                    "MARK 0.000000 Lost {} events.",
+                    lost.wrapping_sub(r.lost_reported)
+                )
+                .map_err(|_| ENOMEM)?;
+                r.lost_reported = lost;
+            }
         }
-        let slow = core::mem::take(&mut *self.slow.lock());
-        if lost > 0 {
-            writeln!(t, "MARK 0.000000 Lost {lost} events.").map_err(|_| ENOMEM)?;
-        }
-        let mut next: KVec<usize> = KVec::from_elem(0, cpus.len(), GFP_KERNEL)?;
-        let mut slow_next = 0;
-        loop {
-            let mut best: Option<(u64, usize)> = None;
-            for (i, v) in cpus.iter().enumerate() {
-                if let Some(r) = v.get(next[i]) {
-                    if best.is_none_or(|(time, _)| r.time < time) {
-                        best = Some((r.time, i));
+        while r.text.len() < budget {
+            let mut best: Option<(Rec, usize)> = None;
+            for (a, &i) in r.active.iter().enumerate() {
+                if let Some(rec) = self.rings[i].peek(r.limits[i]) {
+                    if best.is_none_or(|(b, _)| rec.time < b.time) {
+                        best = Some((rec, a));
                     }
                 }
             }
-            let res = match (slow.get(slow_next), best) {
-                (Some(s), b) if b.is_none_or(|(time, _)| s.time() <= time) => {
-                    slow_next += 1;
-                    format_slow(t, s)
+            let len = r.text.len();
+            let res = match (r.slow.get(r.slow_next), best) {
+                (Some(s), b) if b.is_none_or(|(rec, _)| s.time() <= rec.time) => {
+                    format_slow(&mut Text(&mut r.text), s).map(|()| r.slow_next += 1)
                 }
-                (_, Some((_, i))) => {
-                    next[i] += 1;
-                    format_rec(t, &cpus[i][next[i] - 1])
-                }
+                (_, Some((rec, a))) => format_rec(&mut Text(&mut r.text), &rec).map(|()| {
+                    let i = r.active[a];
+                    self.rings[i].consume();
+                    if self.rings[i].peek(r.limits[i]).is_none() {
+                        let _ = r.active.remove(a);
+                    }
+                }),
                 (_, None) => break,
             };
-            res.map_err(|_| ENOMEM)?;
+            if res.is_err() {
+                // Not consumed: read again.
+                r.text.truncate(len);
+                return Err(ENOMEM);
+            }
         }
         Ok(())
+    }
+
+    /// Is anything buffered that `r` has not taken?
+    fn readable(&self, r: &ReadState) -> bool {
+        r.pos < r.text.len()
+            || r.slow_next < r.slow.len()
+            || !r.active.is_empty()
+            || !self.slow.lock().is_empty()
+            || self.lost_total() != r.lost_reported
+            || self
+                .rings
+                .iter()
+                .any(|ring| ring.peek(ring.tail()).is_some())
+    }
+}
+
+/// The reader's side of the stream: text not yet read, and the merge in progress.
+struct ReadState {
+    text: KVVec<u8>,
+    /// How much of `text` was read.
+    pos: usize,
+    /// The records of process context this pass merges; those before `slow_next` are done.
+    slow: KVec<Slow>,
+    slow_next: usize,
+    /// Each ring's records before its limit belong to this pass.
+    limits: KVec<usize>,
+    /// The rings with records left in this pass.
+    active: KVec<usize>,
+    /// How many lost events the stream has reported.
+    lost_reported: u64,
+}
+
+impl ReadState {
+    /// The state of a new reader of `shared`; its text starts with the header if `header`.
+    fn new(shared: &Shared, header: bool) -> Result<Self> {
+        let mut text = KVVec::new();
+        if header {
+            format_header(&mut Text(&mut text)).map_err(|_| ENOMEM)?;
+        }
+        Ok(ReadState {
+            text,
+            pos: 0,
+            slow: KVec::new(),
+            slow_next: 0,
+            limits: KVec::from_elem(0, shared.rings.len(), GFP_KERNEL)?,
+            active: KVec::with_capacity(shared.rings.len(), GFP_KERNEL)?,
+            lost_reported: 0,
+        })
     }
 }
 
@@ -900,19 +1150,28 @@ impl Shared {
 struct TraceFile {
     shared: Arc<Shared>,
     reader: bool,
-    nonblock: bool,
     #[pin]
-    pending: Mutex<(KVec<u8>, usize)>,
-    #[pin]
-    wait: CondVar,
+    state: Mutex<ReadState>,
 }
 
 #[pinned_drop]
 impl PinnedDrop for TraceFile {
     fn drop(self: Pin<&mut Self>) {
         if self.reader {
+            self.shared.waiting.store(false, Relaxed);
             self.shared.reader.store(false, Relaxed);
         }
+    }
+}
+
+impl TraceFile {
+    /// Tells the fault handler that the reader waits, then whether there is something to read
+    /// after all.
+    fn wait_for(&self, r: &ReadState) -> bool {
+        self.shared.waiting.store(true, Relaxed);
+        // Pairs with the barrier in `Shared::kick()`.
+        smp_mb(Full);
+        self.shared.readable(r)
     }
 }
 
@@ -924,38 +1183,39 @@ impl MiscDevice for TraceFile {
         kmmio::may_trace()?;
         // SAFETY: The only registration of `TraceFile` is the `misc` field of the module's
         // `KmmioTrace`, which outlives every open file (the file holds a module reference).
-        let module = unsafe {
-            &*kernel::container_of!(core::ptr::from_ref(misc).cast_mut(), KmmioTrace, misc)
+        // `misc` is registered last, when `shared` is initialised, and deregistered first.
+        // Only that field is read: no reference to the whole, maybe unfinished, `KmmioTrace`
+        // is made.
+        let shared = unsafe {
+            let module =
+                kernel::container_of!(core::ptr::from_ref(misc).cast_mut(), KmmioTrace, misc);
+            (*module).shared.clone()
         };
-        let shared = module.shared.clone();
         let reader = file.flags() & flags::O_ACCMODE != flags::O_WRONLY;
         if reader && shared.reader.xchg(true, Relaxed) {
             return Err(EBUSY);
         }
-        let mut text = Text(KVec::new());
-        if reader && format_header(&mut text).is_err() {
-            shared.reader.store(false, Relaxed);
-            return Err(ENOMEM);
-        }
         let flag = shared.clone();
-        KBox::pin_init(
-            try_pin_init!(Self {
-                shared,
-                reader,
-                nonblock: file.flags() & flags::O_NONBLOCK != 0,
-                pending <- new_mutex!((text.0, 0), "kmmiotrace_pending"),
-                wait <- new_condvar!("kmmiotrace_wait"),
-            }? Error),
-            GFP_KERNEL,
-        )
-        .inspect_err(|_| {
-            if reader {
-                flag.reader.store(false, Relaxed);
-            }
-        })
+        ReadState::new(&shared, reader)
+            .and_then(|state| {
+                KBox::pin_init(
+                    try_pin_init!(Self {
+                        shared,
+                        reader,
+                        state <- new_mutex!(state, "kmmiotrace_read"),
+                    }? Error),
+                    GFP_KERNEL,
+                )
+            })
+            .inspect_err(|_| {
+                if reader {
+                    flag.reader.store(false, Relaxed);
+                }
+            })
     }
 
     fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let nowait = kiocb.is_nowait();
         let me = kiocb.file();
         if !me.reader {
             return Err(EBADF);
@@ -964,34 +1224,53 @@ impl MiscDevice for TraceFile {
         if iov.is_empty() {
             return Ok(0);
         }
-        let mut p = me.pending.lock();
+        let budget = iov.len().min(READ_MAX);
+        let mut r = me.state.lock();
         loop {
-            if p.1 < p.0.len() {
-                let n = iov.copy_to_iter(&p.0[p.1..]);
-                p.1 += n;
-                if p.1 == p.0.len() {
-                    p.0.clear();
-                    p.1 = 0;
+            if r.pos < r.text.len() {
+                let n = iov.copy_to_iter(&r.text[r.pos..]);
+                r.pos += n;
+                if r.pos == r.text.len() {
+                    r.text.clear();
+                    r.pos = 0;
                 }
                 return if n == 0 { Err(EFAULT) } else { Ok(n) };
             }
-            let mut t = Text(core::mem::take(&mut p.0));
-            me.shared.drain(&mut t)?;
-            p.0 = t.0;
-            if !p.0.is_empty() {
+            me.shared.drain(&mut r, budget)?;
+            if !r.text.is_empty() {
                 continue;
             }
-            if me.nonblock {
+            if nowait {
                 return Err(EAGAIN);
             }
-            // The fault handler does not wake readers (that would cost every access): poll.
+            if me.wait_for(&r) {
+                continue;
+            }
+            // `CondVar` cannot check a condition after it queues this task: a wake-up that
+            // comes between `wait_for()` and the wait would be missed until the next record
+            // comes. The timeout bounds that (rare) wait.
             if let kernel::sync::CondVarTimeoutResult::Signal { .. } = me
-                .wait
-                .wait_interruptible_timeout(&mut p, msecs_to_jiffies(20))
+                .shared
+                .readable
+                .wait_interruptible_timeout(&mut r, msecs_to_jiffies(1000))
             {
                 return Err(ERESTARTSYS);
             }
         }
+    }
+
+    fn poll(me: Pin<&TraceFile>, file: &File, table: PollTable<'_>) -> u32 {
+        if !me.reader {
+            return bindings::POLLOUT | bindings::POLLWRNORM;
+        }
+        table.register_wait(file, &me.shared.readable);
+        let ready = me.wait_for(&me.state.lock());
+        let rd = if ready {
+            bindings::POLLIN | bindings::POLLRDNORM
+        } else {
+            0
+        };
+        rd | bindings::POLLOUT | bindings::POLLWRNORM
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
@@ -1018,6 +1297,10 @@ impl MiscDevice for TraceFile {
     }
 }
 
+/// The module.
+///
+/// `misc` is declared first, to be deregistered first, but initialised last: `open()` finds
+/// the rest initialised.
 #[pin_data(PinnedDrop)]
 struct KmmioTrace {
     #[pin]
@@ -1029,6 +1312,7 @@ struct KmmioTrace {
     #[pin]
     stats_file: DebugFsFile<Arc<Control>>,
     _dir: Dir,
+    _started: (),
     ctl: Arc<Control>,
     shared: Arc<Shared>,
 }
@@ -1047,6 +1331,7 @@ impl Control {
         let state = CtlState {
             filter: Filter::default(),
             reg: None,
+            picked: KVec::new(),
         };
         Arc::pin_init(
             try_pin_init!(Control {
@@ -1067,9 +1352,6 @@ impl kernel::InPlaceModule for KmmioTrace {
         try_pin_init!(Self {
             shared: parts.as_ref().map_err(|e| *e)?.0.clone(),
             ctl: parts.as_ref().map_err(|e| *e)?.1.clone(),
-            misc <- MiscDeviceRegistration::register(MiscDeviceOptions {
-                name: c"kmmiotrace",
-            }),
             filter_file <- dir.read_write_callback_file(
                 c"filter",
                 parts.as_ref().map_err(|e| *e)?.1.clone(),
@@ -1088,11 +1370,16 @@ impl kernel::InPlaceModule for KmmioTrace {
                 &stats_show,
             ),
             _dir: dir.clone(),
-        }? Error)
-        .pin_chain(|this| {
-            this.ctl.set_on(true).inspect_err(|e| {
+            // Attached before the device appears; detached by `ctl`'s drop if what follows
+            // fails.
+            _started: parts.as_ref().map_err(|e| *e)?.1.set_on(true).inspect_err(|e| {
                 pr_err!("cannot attach to the kmmio core: {e:?} (is the mmiotrace tracer on?)\n")
-            })?;
+            })?,
+            misc <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"kmmiotrace",
+            }),
+        }? Error)
+        .pin_chain(|_| {
             pr_info!("tracing new mappings; control files in /sys/kernel/debug/kmmiotrace/\n");
             Ok(())
         })
@@ -1103,9 +1390,18 @@ impl kernel::InPlaceModule for KmmioTrace {
 mod tests {
     use super::*;
 
-    fn canon(s: &str) -> Result<KVec<u8>, &'static str> {
+    /// Text in a buffer of its own.
+    struct Buf(KVVec<u8>);
+
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            Text(&mut self.0).write_str(s)
+        }
+    }
+
+    fn canon(s: &str) -> Result<KVVec<u8>, &'static str> {
         let f = Filter::parse(s)?;
-        let mut t = Text(KVec::new());
+        let mut t = Buf(KVVec::new());
         write!(t, "{f}").map_err(|_| "no memory")?;
         Ok(t.0)
     }
@@ -1143,19 +1439,65 @@ mod tests {
         assert!(!Filter::default().selective());
     }
 
+    /// Parses `s`, prints it and parses that again: the same filter, or the first error.
+    fn round_trip(s: &str) -> Result<(), &'static str> {
+        let f = Filter::parse(s)?;
+        let text = canon(s)?;
+        if text.len() > FILTER_TEXT_MAX {
+            return Err("the printed filter is too long to be written back");
+        }
+        let again = core::str::from_utf8(&text).map_err(|_| "not text")?;
+        if Filter::parse(again)? != f {
+            return Err("printed and parsed again, the filter differs");
+        }
+        Ok(())
+    }
+
     #[test]
     fn canonical_form_round_trips() {
         for s in [
             "all",
             "dev=0000:00:03.0 dev=00:04.1 bar=5",
+            "dev=10000:00:00.0",
+            "dev=ffffffff:ff:1f.7",
             "phys=0x0-0xffffffffffffffff",
             "phys=1+1 phys=fe000000-feffffff op=r bar=2",
         ] {
-            let f = Filter::parse(s).unwrap_or_default();
-            let text = canon(s).unwrap_or_default();
-            let again = core::str::from_utf8(&text).unwrap_or("?");
-            assert_eq!(Filter::parse(again), Ok(f));
+            assert_eq!(round_trip(s), Ok(()));
         }
+        // The test itself fails when parsing does.
+        assert!(round_trip("dev=00:03.8").is_err());
+    }
+
+    #[test]
+    fn the_largest_filter_can_be_written_back() {
+        let mut t = Buf(KVVec::new());
+        for i in 0..FILTER_MAX {
+            assert!(write!(t, "dev=ffffffff:ff:1f.{} ", i % 8).is_ok());
+            let start = 0xffff_ffff_ffff_0000u64 + i as u64;
+            assert!(write!(t, "phys=0x{start:x}-0xffffffffffffffff ").is_ok());
+        }
+        assert!(write!(t, "bar=0 bar=1 bar=2 bar=3 bar=4 bar=5 op=w").is_ok());
+        let s = core::str::from_utf8(&t.0).unwrap_or("?");
+        // More than the 512 bytes a write could once take.
+        assert!(s.len() > 512);
+        assert_eq!(round_trip(s), Ok(()));
+    }
+
+    #[test]
+    fn large_pci_domains() {
+        let f = Filter::parse("dev=10000:00:00.0").unwrap_or_default();
+        assert_eq!(f.ndevs, 1);
+        assert_eq!(f.devs[0].domain, 0x10000);
+        let name = DevName::of(Some(f.devs[0]));
+        assert_eq!(&name.0[..14], b"10000:00:00.0\0");
+        let name = DevName::of(Some(PciAddr {
+            domain: u32::MAX,
+            bus: 0xff,
+            devfn: 0xff,
+        }));
+        assert_eq!(&name.0[..17], b"ffffffff:ff:1f.7\0");
+        assert_eq!(&DevName::of(None).0[..5], b"none\0");
     }
 
     const BAD: &[&str] = &[
@@ -1171,7 +1513,7 @@ mod tests {
         "dev=00:20.0",
         "dev=00:03.8",
         "dev=100:03.0",
-        "dev=10000:00:03.0",
+        "dev=100000000:00:03.0",
         "dev=g0:03.0",
         "dev=00:03.0.1",
         "dev=:03.0",
@@ -1193,6 +1535,10 @@ mod tests {
         "phys=1-2-3",
         "phys=1+",
         "phys=x+1",
+        "phys=+10-+20",
+        "phys=+10+20",
+        "phys=10-+20",
+        "phys=-1-2",
         "op=",
         "op=x",
         "op=wr",
@@ -1228,7 +1574,7 @@ mod tests {
     }
 
     /// Writes one token that is malformed, whatever the random numbers.
-    fn malformed(rng: &mut Rng, t: &mut Text) -> fmt::Result {
+    fn malformed(rng: &mut Rng, t: &mut Buf) -> fmt::Result {
         let r = rng.next();
         let (a, b) = (rng.next(), rng.next());
         match r % 9 {
@@ -1273,7 +1619,7 @@ mod tests {
         let mut refused = 0;
         let seps = [" ", "\t", "  ", "\n"];
         for _ in 0..10_000 {
-            let mut t = Text(KVec::new());
+            let mut t = Buf(KVVec::new());
             for _ in 0..rng.next() % 3 {
                 write!(t, "{}{}", rng.pick(GOOD), rng.pick(&seps)).map_err(|_| ENOMEM)?;
             }
@@ -1304,7 +1650,7 @@ mod tests {
             let s = core::str::from_utf8(&buf[..n]).unwrap_or("");
             if let Ok(f) = Filter::parse(s) {
                 // Whatever is accepted prints as a filter that parses to the same.
-                let mut t = Text(KVec::new());
+                let mut t = Buf(KVVec::new());
                 assert!(write!(t, "{f}").is_ok());
                 let again = core::str::from_utf8(&t.0).unwrap_or("?");
                 assert_eq!(Filter::parse(again), Ok(f));
@@ -1312,10 +1658,10 @@ mod tests {
         }
     }
 
-    fn text_of(f: impl FnOnce(&mut Text) -> fmt::Result) -> KVec<u8> {
-        let mut t = Text(KVec::new());
-        assert!(f(&mut t).is_ok());
-        t.0
+    fn text_of(f: impl FnOnce(&mut Text<'_>) -> fmt::Result) -> KVVec<u8> {
+        let mut v = KVVec::new();
+        assert!(f(&mut Text(&mut v)).is_ok());
+        v
     }
 
     #[test]
@@ -1369,11 +1715,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn lost_events_are_reported_in_the_stream() -> Result {
-        let shared = Shared::new(false, 256)?;
-        let rec = Rec {
-            time: 5,
+    fn rec(time: u64) -> Rec {
+        Rec {
+            time,
             phys: 0x1000,
             value: 1,
             pc: 0,
@@ -1381,19 +1725,104 @@ mod tests {
             map_id: 1,
             op: Op::Write,
             width: 4,
-        };
-        for _ in 0..300 {
-            shared.rings[0].push(rec);
         }
-        let mut t = Text(KVec::new());
-        shared.drain(&mut t)?;
-        let text = core::str::from_utf8(&t.0).map_err(|_| EINVAL)?;
+    }
+
+    /// Drains with `budget` until nothing is left; returns the text.
+    fn read_all(shared: &Shared, r: &mut ReadState, budget: usize) -> Result<KVVec<u8>> {
+        let mut all = KVVec::new();
+        loop {
+            shared.drain(r, budget)?;
+            if r.text.is_empty() {
+                return Ok(all);
+            }
+            // A piece is at most the budget and one line.
+            assert!(r.text.len() <= budget + 128);
+            all.extend_from_slice(&r.text, GFP_KERNEL)?;
+            r.text.clear();
+        }
+    }
+
+    #[test]
+    fn lost_events_are_reported_in_the_stream() -> Result {
+        let shared = Shared::new(false, 256)?;
+        let mut r = ReadState::new(&shared, false)?;
+        for i in 0..300 {
+            shared.rings[0].push(rec(i));
+        }
+        let text = read_all(&shared, &mut r, READ_MAX)?;
+        let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("MARK 0.000000 Lost 44 events."));
         assert_eq!(lines.count(), 256);
-        let mut t = Text(KVec::new());
-        shared.drain(&mut t)?;
-        assert!(t.0.is_empty());
+        assert!(read_all(&shared, &mut r, READ_MAX)?.is_empty());
+        // The counter keeps its total; the stream reports only what is new.
+        assert_eq!(shared.lost_total(), 44);
+        for i in 0..260 {
+            shared.rings[0].push(rec(1000 + i));
+        }
+        let text = read_all(&shared, &mut r, READ_MAX)?;
+        let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
+        assert_eq!(text.lines().next(), Some("MARK 0.000000 Lost 4 events."));
+        assert_eq!(shared.lost_total(), 48);
+        Ok(())
+    }
+
+    #[test]
+    fn a_large_backlog_is_read_in_bounded_pieces() -> Result {
+        // Some 7 MiB of text: more than one allocation of kmalloc() can hold.
+        const N: u64 = 1 << 17;
+        let shared = Shared::new(false, N as usize)?;
+        let mut r = ReadState::new(&shared, false)?;
+        for i in 0..N {
+            shared.rings[0].push(rec(i * 1000));
+        }
+        let (mut lines, mut last) = (0u64, 0u64);
+        loop {
+            shared.drain(&mut r, 64 * 1024)?;
+            if r.text.is_empty() {
+                break;
+            }
+            assert!(r.text.len() <= 64 * 1024 + 128);
+            let text = core::str::from_utf8(&r.text).map_err(|_| EINVAL)?;
+            for l in text.lines() {
+                let t = l.split(' ').nth(2).unwrap_or("");
+                let (sec, us) = t.split_once('.').unwrap_or(("", ""));
+                let us =
+                    sec.parse::<u64>().unwrap_or(0) * 1_000_000 + us.parse::<u64>().unwrap_or(0);
+                assert!(us >= last);
+                last = us;
+                lines += 1;
+            }
+            r.text.clear();
+        }
+        assert_eq!(lines, N);
+        assert_eq!(shared.lost_total(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn an_unmap_comes_after_the_last_access() -> Result {
+        let shared = Shared::new(false, 4096)?;
+        let mut r = ReadState::new(&shared, false)?;
+        for i in 0..1000 {
+            shared.rings[0].push(rec(i * 1000));
+        }
+        // A read in progress...
+        shared.drain(&mut r, 1024)?;
+        assert!(!r.text.is_empty());
+        r.text.clear();
+        // ...then one more access, and the mapping goes.
+        shared.rings[0].push(rec(5_000_000_000));
+        shared.add_slow(Slow::Unmap {
+            time: 6_000_000_000,
+            id: 1,
+        });
+        let text = read_all(&shared, &mut r, 1024)?;
+        let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
+        let mut tail = text.lines().rev();
+        assert_eq!(tail.next(), Some("UNMAP 6.000000 1 0x0 0"));
+        assert_eq!(tail.next(), Some("W 4 5.000000 1 0x1000 0x1 0x0 0"));
         Ok(())
     }
 }

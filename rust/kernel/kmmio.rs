@@ -21,11 +21,14 @@
 //! use kernel::kmmio::{self, Access, Frontend, Mapping, Tracer};
 //! use kernel::sync::atomic::{Atomic, Relaxed};
 //!
-//! struct Count(Atomic<u64>);
+//! struct Count {
+//!     phys: u64,
+//!     n: Atomic<u64>,
+//! }
 //!
 //! impl Tracer for Count {
 //!     fn access(&self, _a: &Access) {
-//!         self.0.fetch_add(1, Relaxed);
+//!         self.n.fetch_add(1, Relaxed);
 //!     }
 //! }
 //!
@@ -34,13 +37,16 @@
 //! impl Frontend for NewMappings {
 //!     type Tracer = Count;
 //!
-//!     fn map(&self, _m: &Mapping, existing: bool) -> Option<Count> {
+//!     fn map(&self, m: &Mapping, existing: bool) -> Option<Count> {
 //!         // Trace what is mapped from now on.
-//!         (!existing).then(|| Count(Atomic::new(0)))
+//!         (!existing).then(|| Count {
+//!             phys: m.phys(),
+//!             n: Atomic::new(0),
+//!         })
 //!     }
 //!
-//!     fn unmap(&self, m: &Mapping, t: &Count) {
-//!         pr_info!("{:#x}: {} accesses\n", m.phys(), t.0.load(Relaxed));
+//!     fn unmap(&self, t: &Count) {
+//!         pr_info!("{:#x}: {} accesses\n", t.phys, t.n.load(Relaxed));
 //!     }
 //! }
 //!
@@ -143,13 +149,6 @@ pub struct PciAddr {
     pub bus: u8,
     /// Device and function, as `PCI_DEVFN()` packs them.
     pub devfn: u8,
-}
-
-impl PciAddr {
-    /// The location packed as `domain << 16 | bus << 8 | devfn`.
-    pub fn packed(&self) -> u32 {
-        self.domain << 16 | u32::from(self.bus) << 8 | u32::from(self.devfn)
-    }
 }
 
 /// The PCI BAR a mapping lies in.
@@ -342,7 +341,10 @@ pub trait Tracer: Send + Sync + 'static {
 ///
 /// The core calls the frontend in process context, one call at a time; the calls may sleep.
 /// They run with the core's mapping mutex held: they must not create or drop a
-/// [`Registration`], nor take a lock that is held around doing so.
+/// [`Registration`], nor take a lock that is held around doing so. Dropping the registration
+/// calls [`Frontend::unmap`] too, for the mappings still traced, from the dropping thread with
+/// the registration's probe list locked: that call may run concurrently with a call of
+/// [`Frontend::map`] (whose tracer is then dropped at once).
 pub trait Frontend: Send + Sync + 'static {
     /// What traces one mapping.
     type Tracer: Tracer;
@@ -352,9 +354,10 @@ pub trait Frontend: Send + Sync + 'static {
     /// Returns a tracer to trace the whole mapping, or `None` to leave it alone.
     fn map(&self, m: &Mapping, existing: bool) -> Option<Self::Tracer>;
 
-    /// A traced mapping is going away. No access reaches `tracer` any more; it is dropped
-    /// when this returns.
-    fn unmap(&self, m: &Mapping, tracer: &Self::Tracer);
+    /// Tracing of a mapping has stopped: the mapping is going away, or the [`Registration`]
+    /// is being dropped. Called once for each tracer that [`Frontend::map`] returned, after
+    /// the last access has reached it; the tracer is dropped when this returns.
+    fn unmap(&self, tracer: &Self::Tracer);
 }
 
 /// A traced mapping: a `struct kmmio_probe` and its tracer.
@@ -522,6 +525,16 @@ impl<F: Frontend> Registration<F> {
         self.traced.lock().list.len()
     }
 
+    /// Calls `f` with each tracer of a mapping traced now, in the order they were created.
+    ///
+    /// `f` runs with the registration's probe list locked: it must not sleep for long, nor
+    /// drop the registration.
+    pub fn for_each_tracer(&self, mut f: impl FnMut(&F::Tracer)) {
+        for probe in self.traced.lock().list.iter() {
+            f(&probe.tracer);
+        }
+    }
+
     /// # Safety
     ///
     /// `fe` must be the `fe` field of a live `Registration<F>`.
@@ -588,7 +601,7 @@ impl<F: Frontend> Registration<F> {
         };
         if let Some(mut probe) = probe {
             probe.as_mut().disarm();
-            this.frontend.unmap(m, &probe.tracer);
+            this.frontend.unmap(&probe.tracer);
         }
     }
 }
@@ -599,11 +612,14 @@ impl<F: Frontend> PinnedDrop for Registration<F> {
         // Disarm every probe before detaching, holding the lock: a mapping going away
         // meanwhile waits in `unmap_callback` until its probe is gone. After detaching, the
         // core would unmap it without telling, and disarming would then write a PTE of
-        // memory that is no longer mapped.
+        // memory that is no longer mapped. The frontend hears of each, as of an unmapping.
         {
             let mut traced = self.traced.lock();
             traced.closing = true;
-            traced.list.clear();
+            for mut probe in traced.list.drain_all() {
+                probe.as_mut().disarm();
+                self.frontend.unmap(&probe.tracer);
+            }
         }
         if self.attached {
             // SAFETY: By the type invariants `fe` is attached. When this returns, no
