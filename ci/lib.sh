@@ -7,7 +7,10 @@
 #   $CACHE/bindgen    cargo-installed bindgen-cli
 #   $CACHE/base       git repository: first commit = pristine linux-source-7.3
 #   $CACHE/src        worktree of $CACHE/base with the series applied
+#   $CACHE/tip        worktree of $CACHE/base at the tip (ci/series: git am
+#                     of all patches, the i386 build, rustfmtcheck)
 #   $CACHE/build      O= build directory of the test kernel
+#                     (MMIOTRACE_BUILD names another, e.g. ci/kcsan's)
 #   $CACHE/ccache     ccache directory
 
 set -euo pipefail
@@ -19,7 +22,7 @@ BINDGEN_VERSION=0.73.2
 BINDGEN_ROOT=$CACHE/bindgen
 BASE_REPO=$CACHE/base
 SRC=$CACHE/src
-BUILD=$CACHE/build
+BUILD=${MMIOTRACE_BUILD:-$CACHE/build}
 OUT=${MMIOTRACE_OUT:-$TOP/out}
 JOBS=${JOBS:-$(nproc)}
 
@@ -57,6 +60,40 @@ record() {
 	printf '    [%s] %s\n' "$status" "$*"
 }
 
+# The patches of the series, in order (patches/series), as paths.
+series_patches() { sed "s|^|$TOP/patches/|" "$TOP/patches/series"; }
+
+# apply_series TREE: git am the whole series onto TREE, a worktree at the
+# base.  The one way the pipeline applies the series whole (ci/series
+# applies it once more patch by patch, to build each).
+apply_series() {
+	local p=()
+	mapfile -t p < <(series_patches)
+	[ ${#p[@]} -gt 0 ] || die "patches/series is empty"
+	git -C "$1" am -q "${p[@]}"
+}
+
+# tip_worktree [--fresh]: $TIP, a worktree of the base on branch
+# mmiotrace-tip with the whole series applied.  Reused while patches/ and
+# the base are those it was made from ($TIP.stamp); --fresh makes it anew.
+# Fails (and leaves no stamp) if the series does not apply.
+TIP=$CACHE/tip
+tip_worktree() {
+	local stamp
+	stamp=$(cat "$TOP/patches/BASE" $(series_patches) | sha256sum | cut -d' ' -f1)
+	if [ "${1:-}" != --fresh ] && [ "$(cat "$TIP.stamp" 2>/dev/null)" = "$stamp" ] &&
+	   [ "$(git -C "$TIP" rev-list --count refs/tags/base..HEAD 2>/dev/null)" = "$(wc -l <"$TOP/patches/series")" ] &&
+	   [ -z "$(git -C "$TIP" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+		return 0
+	fi
+	rm -f "$TIP.stamp"
+	git -C "$BASE_REPO" worktree remove --force "$TIP" >/dev/null 2>&1 || rm -rf "$TIP"
+	git -C "$BASE_REPO" worktree prune
+	git -C "$BASE_REPO" worktree add -q -f -B mmiotrace-tip "$TIP" refs/tags/base &&
+	apply_series "$TIP" &&
+	echo "$stamp" >"$TIP.stamp"
+}
+
 # Worktree $SRC of the base repository, reset to the pristine base.
 src_reset() {
 	if ! git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
@@ -77,7 +114,7 @@ src_reset() {
 kernel_config() {
 	local new=$BUILD/.config.new
 	mkdir -p "$BUILD"
-	cp "$CI_DIR/kernel.config" "$new"
+	cp "${KERNEL_CONFIG:-$CI_DIR/kernel.config}" "$new"
 	make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" KCONFIG_CONFIG=.config.new \
 		olddefconfig >/dev/null || return 1
 	if cmp -s <(grep -v '^#' "$new") <(grep -v '^#' "$BUILD/.config" 2>/dev/null); then
@@ -120,11 +157,14 @@ merge_traces() {
 # Such a warning is recognised by its source line, which must be that
 # assertion; anything else fails the run.  The series emulates traced
 # accesses, and its single-step fallback leaves IF alone: no exception.
+# The one pattern of a kernel report in a console log (grep -E): lockdep,
+# KASAN, KCSAN ("BUG: KCSAN:"), RCU, WARN*(), BUG, oops and panic.
+KERNEL_REPORT_RE='WARNING:|BUG:|Oops|KASAN:|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU usage|general protection|lockdep is turned off|Kernel panic'
+
 kernel_reports() {	# WHAT NAME DIR: WHAT is series or baseline
 	local what=$1 name=$2 dir=$3 tree=$BASE_REPO known=0 other=0 line file lno
 	[ "$what" = series ] && tree=/nonexistent
-	grep -nE 'WARNING:|BUG:|Oops|KASAN:|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU usage|general protection' \
-		"$dir/console.log" >"$dir/splats.txt" || true
+	grep -nE "$KERNEL_REPORT_RE" "$dir/console.log" >"$dir/splats.txt" || true
 	while read -r line; do
 		if [[ $line =~ WARNING:\ \.\./src/([^:]+):([0-9]+)\  ]]; then
 			file=${BASH_REMATCH[1]} lno=${BASH_REMATCH[2]}
@@ -152,7 +192,7 @@ kernel_reports() {	# WHAT NAME DIR: WHAT is series or baseline
 # gone when someone looks.
 boot_failed() {
 	local name=$1 dir=$2 why keep
-	why=$(grep -m1 -aE 'Kernel panic|BUG:|Oops|int3|general protection|WARNING:|KASAN:' \
+	why=$(grep -m1 -aE "$KERNEL_REPORT_RE|int3" \
 		"$dir/console.log" 2>/dev/null | tr -d '\r' | cut -c1-200) || true
 	[ -n "$why" ] || why=$(cat "$dir/failure" 2>/dev/null) || true
 	[ -n "$why" ] || why="ci/boot failed"
