@@ -407,12 +407,18 @@ static bool kmmio_resolve(struct kmmio_operand *op, unsigned long addr,
 	return true;
 }
 
+/* Was the armed page @f writable before it was armed? */
+static bool kmmio_was_writable(const struct kmmio_fault_page *f)
+{
+	return f->old_presence & _PAGE_RW;
+}
+
 /* Was the armed page of @addr, if any, writable before it was armed? */
 static bool kmmio_writable(unsigned long addr)
 {
 	struct kmmio_fault_page *f = get_kmmio_fault_page(addr);
 
-	return !f || (f->old_presence & _PAGE_RW);
+	return !f || kmmio_was_writable(f);
 }
 
 /*
@@ -1155,7 +1161,7 @@ int kmmio_handler(struct pt_regs *regs, unsigned long error_code,
 		goto out;
 
 	if ((error_code & (X86_PF_PROT | X86_PF_RSVD | X86_PF_INSTR)) ||
-	    ((error_code & X86_PF_WRITE) && !(f->old_presence & _PAGE_RW))) {
+	    ((error_code & X86_PF_WRITE) && !kmmio_was_writable(f))) {
 		pr_err_ratelimited("%pS: fault at 0x%lx (error code 0x%lx) on a traced page, not caused by tracing\n",
 				   (void *)regs->ip, addr, error_code);
 		goto out;

@@ -110,10 +110,14 @@ static u64 kmmio_test_mem(struct kmmio_test_ctx *ctx, unsigned int off,
 	return v;
 }
 
-static struct kmmio_test_ctx *kmmio_test_arm_pages(struct kunit *test,
-						   unsigned long pages,
-						   unsigned long offset,
-						   unsigned long len)
+/*
+ * A probe on @len bytes at @offset of @pages vmalloc()ed pages filled with
+ * the test pattern, made read-only before arming if @ro.
+ */
+static struct kmmio_test_ctx *kmmio_test_arm_mem(struct kunit *test,
+						 unsigned long pages,
+						 unsigned long offset,
+						 unsigned long len, bool ro)
 {
 	struct kmmio_test_ctx *ctx;
 	unsigned int i;
@@ -127,6 +131,9 @@ static struct kmmio_test_ctx *kmmio_test_arm_pages(struct kunit *test,
 		ctx->pg[i] = vmalloc_to_page(ctx->page + i * PAGE_SIZE);
 	for (i = 0; i < pages * PAGE_SIZE; i++)
 		*kmmio_test_byte(ctx, i) = kmmio_test_pattern(i % PAGE_SIZE);
+	if (ro)
+		KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)ctx->page,
+						    pages), 0);
 
 	ctx->probe.addr = (unsigned long)ctx->page + offset;
 	ctx->probe.len = len;
@@ -134,6 +141,14 @@ static struct kmmio_test_ctx *kmmio_test_arm_pages(struct kunit *test,
 	ctx->probe.private = ctx;
 	KUNIT_ASSERT_EQ(test, register_kmmio_probe(&ctx->probe), 0);
 	return ctx;
+}
+
+static struct kmmio_test_ctx *kmmio_test_arm_pages(struct kunit *test,
+						   unsigned long pages,
+						   unsigned long offset,
+						   unsigned long len)
+{
+	return kmmio_test_arm_mem(test, pages, offset, len, false);
 }
 
 static struct kmmio_test_ctx *kmmio_test_arm(struct kunit *test,
@@ -725,6 +740,24 @@ static void kmmio_test_fallback_step(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
+/*
+ * addl $5 at KMMIO_TEST_OFF, refused: done once, reported as unknown, not
+ * stepped, and the page no longer traced.
+ */
+static void kmmio_test_expect_refused(struct kunit *test,
+				      struct kmmio_test_ctx *ctx, u32 before,
+				      const struct kmmio_stats *s0,
+				      const struct kmmio_stats *s1)
+{
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
+			(u64)(u32)(before + 5));
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
+	KUNIT_EXPECT_EQ(test, s1->refused - s0->refused, 1);
+	KUNIT_EXPECT_EQ(test, s1->stepped - s0->stepped, 0);
+	KUNIT_EXPECT_TRUE(test, kmmio_test_present(ctx->page));
+}
+
 /* The "refuse" policy: the page is no longer traced, the access done. */
 static void kmmio_test_fallback_refuse(struct kunit *test)
 {
@@ -739,13 +772,7 @@ static void kmmio_test_fallback_refuse(struct kunit *test)
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	s1 = kmmio_test_stats();
 
-	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
-			(u64)(u32)(before + 5));
-	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
-	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
-	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 1);
-	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
-	KUNIT_EXPECT_TRUE(test, kmmio_test_present(ctx->page));
+	kmmio_test_expect_refused(test, ctx, before, &s0, &s1);
 	WRITE_ONCE(*p, 7);
 	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
 	kmmio_test_disarm(ctx);
@@ -840,13 +867,7 @@ static void kmmio_test_nmi_lock_held(struct kunit *test)
 		kunit_skip(test, "no local APIC to send an NMI with");
 	}
 	KUNIT_EXPECT_EQ(test, atomic_read(&kmmio_nmi_done), 1);
-	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
-			(u64)(u32)(before + 5));
-	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
-	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
-	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 1);
-	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
-	KUNIT_EXPECT_TRUE(test, kmmio_test_present(ctx->page));
+	kmmio_test_expect_refused(test, ctx, before, &s0, &s1);
 	kmmio_test_disarm(ctx);
 }
 
@@ -1126,25 +1147,10 @@ static void kmmio_test_movs_to_ro(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
-/* A probe on a vmalloc()ed page made read-only before arming. */
+/* A probe on a page made read-only before arming. */
 static struct kmmio_test_ctx *kmmio_test_arm_ro(struct kunit *test)
 {
-	struct kmmio_test_ctx *ctx;
-
-	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, ctx);
-	ctx->pages = 1;
-	ctx->page = vmalloc(PAGE_SIZE);
-	KUNIT_ASSERT_NOT_NULL(test, ctx->page);
-	ctx->pg[0] = vmalloc_to_page(ctx->page);
-	memset(ctx->page, 0x3c, PAGE_SIZE);
-	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)ctx->page, 1), 0);
-	ctx->probe.addr = (unsigned long)ctx->page;
-	ctx->probe.len = PAGE_SIZE;
-	ctx->probe.handler = kmmio_test_handler;
-	ctx->probe.private = ctx;
-	KUNIT_ASSERT_EQ(test, register_kmmio_probe(&ctx->probe), 0);
-	return ctx;
+	return kmmio_test_arm_mem(test, 1, 0, PAGE_SIZE, true);
 }
 
 static void kmmio_test_disarm_ro(struct kmmio_test_ctx *ctx)
@@ -1164,14 +1170,14 @@ static void kmmio_test_disarm_ro(struct kmmio_test_ctx *ctx)
 static void kmmio_test_ro_write(struct kunit *test)
 {
 	struct kmmio_test_ctx *ctx = kmmio_test_arm_ro(test);
-	u32 v = 0x12345678, r = 0;
+	u32 want = kmmio_test_mem(ctx, 8, 4), v = ~want, r = 0;
 
 	KUNIT_EXPECT_EQ(test, copy_to_kernel_nofault(ctx->page + 8, &v, 4),
 			-EFAULT);
 	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 0);
-	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 8, 4), 0x3c3c3c3cULL);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 8, 4), (u64)want);
 	KUNIT_EXPECT_EQ(test, copy_from_kernel_nofault(&r, ctx->page + 8, 4), 0);
-	KUNIT_EXPECT_EQ(test, r, 0x3c3c3c3c);
+	KUNIT_EXPECT_EQ(test, r, want);
 	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
 	kmmio_test_disarm_ro(ctx);
@@ -1193,7 +1199,7 @@ static void kmmio_test_ro_write_refused(struct kunit *test)
 {
 	struct kmmio_test_ctx *ctx = kmmio_test_arm_ro(test);
 	int policy = kmmio_fallback_policy;
-	u32 v = 0x12345678;
+	u32 want = kmmio_test_mem(ctx, 8, 4), v = ~want;
 
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
 	kmmio_test_cmp0((u32 *)ctx->page);
@@ -1202,7 +1208,7 @@ static void kmmio_test_ro_write_refused(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, copy_to_kernel_nofault(ctx->page + 8, &v, 4),
 			-EFAULT);
-	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 8, 4), 0x3c3c3c3cULL);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 8, 4), (u64)want);
 	kmmio_test_disarm_ro(ctx);
 }
 

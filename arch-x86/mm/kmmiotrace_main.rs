@@ -35,6 +35,7 @@ use kernel::{
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex, new_poll_condvar,
     prelude::*,
+    str::NullTerminatedFormatter,
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         barrier::{smp_mb, Full},
@@ -576,39 +577,25 @@ struct DevName([u8; 20]);
 impl DevName {
     fn of(addr: Option<PciAddr>) -> Self {
         let mut t = Self([0; 20]);
-        let mut w = Cursor(&mut t.0[..19], 0);
         // A `u32` domain fits: at most 16 characters and the NUL.
-        let _ = match addr {
-            Some(a) => write!(
-                w,
-                "{:04x}:{:02x}:{:02x}.{}",
-                a.domain,
-                a.bus,
-                a.devfn >> 3,
-                a.devfn & 7
-            ),
-            None => w.write_str("none"),
-        };
+        if let Some(mut w) = NullTerminatedFormatter::new(&mut t.0) {
+            let _ = match addr {
+                Some(a) => write!(
+                    w,
+                    "{:04x}:{:02x}:{:02x}.{}",
+                    a.domain,
+                    a.bus,
+                    a.devfn >> 3,
+                    a.devfn & 7
+                ),
+                None => w.write_str("none"),
+            };
+        }
         t
     }
 
     fn as_ptr(&self) -> *const c_char {
         self.0.as_ptr().cast()
-    }
-}
-
-/// Text into a fixed buffer.
-struct Cursor<'a>(&'a mut [u8], usize);
-
-impl Write for Cursor<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.1 + s.len();
-        self.0
-            .get_mut(self.1..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.1 = end;
-        Ok(())
     }
 }
 
