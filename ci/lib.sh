@@ -203,7 +203,7 @@ boot_failed() {
 	[ -n "$why" ] || why="ci/boot failed"
 	keep=$CACHE/failed-boots/$(date +%Y%m%d-%H%M%S)-$name
 	mkdir -p "$keep"
-	cp "$dir"/console.log "$dir"/qemu.out "$dir"/failure "$keep"/ 2>/dev/null || true
+	cp "$dir"/console.log "$dir"/qemu.out "$dir"/failure "$dir"/vcpus.txt "$keep"/ 2>/dev/null || true
 	# The newest ten.
 	ls -1d "$CACHE"/failed-boots/*/ 2>/dev/null | head -n -10 | xargs -r rm -rf
 	record FAIL "$name: boot: $why (logs kept in $keep)"
