@@ -27,13 +27,14 @@ use core::{
 };
 use kernel::{
     bindings,
+    cpumask::Cpumask,
     debugfs::{Dir, File as DebugFsFile},
     ffi::c_char,
     fs::{file::flags, File, Kiocb},
     iov::{IovIterDest, IovIterSource},
     kmmio::{self, Access, Frontend, Mapping, Op, PciAddr},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
-    new_mutex, new_poll_condvar,
+    new_mutex, new_poll_condvar, pci,
     prelude::*,
     str::NullTerminatedFormatter,
     sync::{
@@ -893,24 +894,20 @@ fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "recorded {recorded}")?;
     writeln!(f, "lost {lost}")?;
     writeln!(f, "mappings {mappings}")?;
-    let mut res = Ok(());
-    kmmio::for_each_possible_cpu(|cpu| {
+    for cpu in Cpumask::possible().iter() {
         let s = kmmio::Stats::cpu(cpu);
         let n = cpu.as_u32();
-        res = res.and_then(|()| {
-            writeln!(f, "cpu{n}.traced {}", s.traced)?;
-            writeln!(f, "cpu{n}.emulated {}", s.emulated)?;
-            writeln!(f, "cpu{n}.stepped {}", s.stepped)?;
-            writeln!(f, "cpu{n}.refused {}", s.refused)?;
-            writeln!(f, "cpu{n}.dropped {}", s.dropped)?;
-            let (ops, len) = kmmio::fallback_ops(cpu);
-            for o in &ops[..len] {
-                writeln!(f, "cpu{n}.fallback 0x{:06x} {}", o.opcode, o.count)?;
-            }
-            Ok(())
-        });
-    });
-    res
+        writeln!(f, "cpu{n}.traced {}", s.traced)?;
+        writeln!(f, "cpu{n}.emulated {}", s.emulated)?;
+        writeln!(f, "cpu{n}.stepped {}", s.stepped)?;
+        writeln!(f, "cpu{n}.refused {}", s.refused)?;
+        writeln!(f, "cpu{n}.dropped {}", s.dropped)?;
+        let (ops, len) = kmmio::fallback_ops(cpu);
+        for o in &ops[..len] {
+            writeln!(f, "cpu{n}.fallback 0x{:06x} {}", o.opcode, o.count)?;
+        }
+    }
+    Ok(())
 }
 
 /// Text appended to a buffer.
@@ -987,27 +984,25 @@ fn format_slow(t: &mut Text<'_>, s: &Slow) -> fmt::Result {
 
 fn format_header(t: &mut Text<'_>) -> fmt::Result {
     writeln!(t, "VERSION 20070824")?;
-    let mut res = Ok(());
-    kmmio::for_each_pci_dev(|d| {
-        res = res.and_then(|()| {
-            write!(
-                t,
-                "PCIDEV {:02x}{:02x} {:04x}{:04x} {:x}",
-                d.addr.bus, d.addr.devfn, d.vendor, d.device, d.irq
-            )?;
-            for s in d.start {
-                write!(t, " {s:x}")?;
-            }
-            for l in d.len {
-                write!(t, " {l:x}")?;
-            }
-            t.write_char(' ')?;
-            t.0.extend_from_slice(d.driver(), GFP_KERNEL)
-                .map_err(|_| fmt::Error)?;
-            t.write_char('\n')
-        });
-    });
-    res
+    for pdev in pci::devices() {
+        let d = kmmio::PciDevInfo::new(&pdev);
+        write!(
+            t,
+            "PCIDEV {:02x}{:02x} {:04x}{:04x} {:x}",
+            d.addr.bus, d.addr.devfn, d.vendor, d.device, d.irq
+        )?;
+        for s in d.start {
+            write!(t, " {s:x}")?;
+        }
+        for l in d.len {
+            write!(t, " {l:x}")?;
+        }
+        t.write_char(' ')?;
+        t.0.extend_from_slice(d.driver(), GFP_KERNEL)
+            .map_err(|_| fmt::Error)?;
+        t.write_char('\n')?;
+    }
+    Ok(())
 }
 
 impl Slow {

@@ -64,12 +64,16 @@
 
 use crate::{
     bindings,
+    capability::{capable, Capability},
     container_of,
     cpu::CpuId,
+    cpumask::Cpumask,
     error::to_result,
     new_mutex,
+    pci,
     prelude::*,
     sync::Mutex,
+    time::local_clock,
     types::Opaque, //
 };
 
@@ -200,17 +204,32 @@ pub struct PciDevInfo {
 }
 
 impl PciDevInfo {
-    /// # Safety
+    /// What the header says of `pdev`.
     ///
-    /// `dev` must point to a valid `struct pci_dev`, held by a reference.
-    unsafe fn from_raw(dev: *mut bindings::pci_dev) -> Self {
-        // SAFETY: By the safety requirements, `dev` is valid.
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{kmmio::PciDevInfo, pci};
+    ///
+    /// for pdev in pci::devices() {
+    ///     let info = PciDevInfo::new(&pdev);
+    ///     assert_eq!(info.addr.domain, pdev.domain());
+    ///     assert_eq!(info.device, pdev.device_id());
+    /// }
+    /// ```
+    pub fn new(pdev: &pci::Device) -> Self {
+        let dev = pdev.as_raw();
+        // SAFETY: By the type invariant of `pci::Device`, `dev` is a valid `struct pci_dev`,
+        // which the reference `pdev` keeps alive.
         let d = unsafe { &*dev };
         let mut info = Self {
-            // SAFETY: `dev` is valid.
-            addr: unsafe { pci_addr(dev) },
+            addr: PciAddr {
+                domain: pdev.domain(),
+                bus: pdev.bus_number(),
+                devfn: pdev.devfn(),
+            },
             vendor: d.vendor,
-            device: d.device,
+            device: pdev.device_id(),
             irq: d.irq,
             start: [0; 7],
             len: [0; 7],
@@ -241,24 +260,6 @@ impl PciDevInfo {
     pub fn driver(&self) -> &[u8] {
         let n = self.driver.iter().position(|&b| b == 0).unwrap_or(0);
         &self.driver[..n]
-    }
-}
-
-/// Calls `f` for every PCI device of the system, in the order of `pci_get_device()`.
-///
-/// Context: process context, may sleep.
-pub fn for_each_pci_dev(mut f: impl FnMut(&PciDevInfo)) {
-    let mut dev: *mut bindings::pci_dev = core::ptr::null_mut();
-    loop {
-        // SAFETY: `dev` is NULL or a device returned by the previous call, whose reference
-        // this call drops.
-        dev = unsafe { bindings::pci_get_device(!0, !0, dev) };
-        if dev.is_null() {
-            return;
-        }
-        // SAFETY: `pci_get_device()` returned a valid device with a reference held.
-        let info = unsafe { PciDevInfo::from_raw(dev) };
-        f(&info);
     }
 }
 
@@ -447,8 +448,7 @@ struct Probes<T: Tracer> {
 ///
 /// The core itself refuses to attach a frontend when the kernel is locked down.
 pub fn may_trace() -> Result {
-    // SAFETY: `capable()` has no preconditions.
-    if unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as i32) } {
+    if capable(Capability::SYS_ADMIN) {
         Ok(())
     } else {
         Err(EPERM)
@@ -665,26 +665,15 @@ impl Stats {
     /// The counters summed over the possible CPUs.
     pub fn total() -> Self {
         let mut t = Self::default();
-        for_each_possible_cpu(|cpu| {
+        for cpu in Cpumask::possible().iter() {
             let s = Self::cpu(cpu);
             t.traced += s.traced;
             t.emulated += s.emulated;
             t.stepped += s.stepped;
             t.refused += s.refused;
             t.dropped += s.dropped;
-        });
-        t
-    }
-}
-
-/// Calls `f` for each possible CPU.
-pub fn for_each_possible_cpu(mut f: impl FnMut(CpuId)) {
-    for cpu in 0..crate::cpu::nr_cpu_ids() {
-        // SAFETY: `cpu_possible()` has no preconditions.
-        if unsafe { bindings::cpu_possible(cpu) } {
-            // SAFETY: `cpu` is a possible CPU, below `nr_cpu_ids`.
-            f(unsafe { CpuId::from_u32_unchecked(cpu) });
         }
+        t
     }
 }
 
@@ -723,6 +712,5 @@ pub fn fallback_ops(cpu: CpuId) -> ([FallbackOp; FALLBACK_OPS], usize) {
 
 /// The clock of [`Access::time`]: `local_clock()`, in nanoseconds.
 pub fn clock() -> u64 {
-    // SAFETY: `local_clock()` has no preconditions.
-    unsafe { bindings::local_clock() }
+    local_clock()
 }
