@@ -95,17 +95,18 @@ tip_worktree() {
 }
 
 # Worktree $SRC of the base repository, reset to the pristine base.
-src_reset() {
-	if ! git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-		rm -rf "$SRC"
+src_reset() {	# [DIR]: the worktree DIR of the base (default $SRC)
+	local dir=${1:-$SRC}
+	if ! git -C "$dir" rev-parse --git-dir >/dev/null 2>&1; then
+		rm -rf "$dir"
 		git -C "$BASE_REPO" worktree prune
-		git -C "$BASE_REPO" worktree add -q -f --detach "$SRC" refs/tags/base
+		git -C "$BASE_REPO" worktree add -q -f --detach "$dir" refs/tags/base
 	fi
-	git -C "$SRC" am --abort >/dev/null 2>&1 || true
+	git -C "$dir" am --abort >/dev/null 2>&1 || true
 	# Only files that differ from the base are rewritten: their mtimes
 	# change, the rest of the tree (and so the build) stays as it is.
-	git -C "$SRC" checkout -q -f --detach refs/tags/base
-	git -C "$SRC" clean -q -fd
+	git -C "$dir" checkout -q -f --detach refs/tags/base
+	git -C "$dir" clean -q -fd
 }
 
 # Write $BUILD/.config from ci/kernel.config, as kunit.py would, but
