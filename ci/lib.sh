@@ -47,6 +47,13 @@ die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 TRACED_DEVICES=("e1000 8086:100e e1000-mmio"
 		"pci-testdev 1b36:0005 pci-testdev-mmio")
 
+# The series as mail: its revision ([PATCH v2 ...]), b4's change-id (the
+# same in every revision) and the identity of the commits and cover letter.
+SERIES_REVISION=2
+SERIES_CHANGE_ID=20261130-kmmio-infrastructure-5f1c2a7e9b04
+SERIES_AUTHOR_NAME="mmiotrace developers"
+SERIES_AUTHOR_EMAIL=mmiotrace-dev@example.org
+
 # Pinned base: written by ci/base, read by everything else.
 base_pin() { sed -n "s/^$1=//p" "$TOP/patches/BASE"; }
 

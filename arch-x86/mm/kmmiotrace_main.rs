@@ -40,7 +40,10 @@ use kernel::{
     sync::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         barrier::{smp_mb, Full},
-        poll::{PollCondVar, PollTable},
+        poll::{
+            events::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM},
+            PollCondVar, PollTable,
+        },
         Arc, Mutex,
     },
     time::msecs_to_jiffies,
@@ -1243,16 +1246,16 @@ impl MiscDevice for TraceFile {
 
     fn poll(me: Pin<&TraceFile>, file: &File, table: PollTable<'_>) -> u32 {
         if !me.reader {
-            return bindings::POLLOUT | bindings::POLLWRNORM;
+            return POLLOUT | POLLWRNORM;
         }
         table.register_wait(file, &me.shared.readable);
         let ready = me.wait_for(&me.state.lock());
         let rd = if ready {
-            bindings::POLLIN | bindings::POLLRDNORM
+            POLLIN | POLLRDNORM
         } else {
             0
         };
-        rd | bindings::POLLOUT | bindings::POLLWRNORM
+        rd | POLLOUT | POLLWRNORM
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {

@@ -460,7 +460,7 @@ pub fn may_trace() -> Result {
 /// # Invariants
 ///
 /// If `attached`, `fe` is attached to the core with the callbacks of `Self`, which find `self`
-/// from it. `traced` holds an armed [`Probe`] for each live mapping that the frontend traces;
+/// from it. `traced` holds an armed `Probe` for each live mapping that the frontend traces;
 /// none once `closing` is set.
 #[pin_data(PinnedDrop)]
 pub struct Registration<F: Frontend> {
