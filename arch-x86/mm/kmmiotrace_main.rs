@@ -1250,11 +1250,7 @@ impl MiscDevice for TraceFile {
         }
         table.register_wait(file, &me.shared.readable);
         let ready = me.wait_for(&me.state.lock());
-        let rd = if ready {
-            POLLIN | POLLRDNORM
-        } else {
-            0
-        };
+        let rd = if ready { POLLIN | POLLRDNORM } else { 0 };
         rd | POLLOUT | POLLWRNORM
     }
 
