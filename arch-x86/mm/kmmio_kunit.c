@@ -1242,6 +1242,45 @@ static void kmmio_test_frontend_no_callbacks(struct kunit *test)
 	kmmio_detach_frontend(&none);
 }
 
+/*
+ * Each probe has an alias of its pages: the same memory, mapped with the
+ * protection the traced mapping had (so with its cache mode), accessed
+ * without a fault and without a report.  It goes with the probe.
+ */
+static void kmmio_test_alias(struct kunit *test)
+{
+	const pteval_t bits = _PAGE_PRESENT | _PAGE_RW | _PAGE_NX |
+			      _PAGE_CACHE_MASK;
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0x100, 0x200);
+	unsigned int level;
+	u8 *alias;
+	pte_t *pte;
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx->probe.alias);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)ctx->probe.page_start,
+			    (void *)ctx->page);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)ctx->probe.page_end,
+			    (void *)(ctx->page + PAGE_SIZE));
+	alias = ctx->probe.alias->addr;
+	pte = lookup_address((unsigned long)alias, &level);
+	KUNIT_ASSERT_NOT_NULL(test, pte);
+	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_4K);
+	KUNIT_EXPECT_EQ(test, pte_pfn(*pte), page_to_pfn(ctx->pg[0]));
+	KUNIT_EXPECT_EQ(test, pte_flags(*pte) & bits,
+			pgprot_val(PAGE_KERNEL) & bits);
+
+	KUNIT_EXPECT_EQ(test, READ_ONCE(alias[0x180]),
+			kmmio_test_pattern(0x180));
+	WRITE_ONCE(alias[0x180], 0x5a);
+	KUNIT_EXPECT_EQ(test, *kmmio_test_byte(ctx, 0x180), 0x5a);
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 0);
+	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+
+	kmmio_test_disarm(ctx);
+	KUNIT_EXPECT_NULL(test, ctx->probe.alias);
+}
+
+/* An empty range, and one that wraps around, are refused. */
 static void kmmio_test_bad_probes(struct kunit *test)
 {
 	struct kmmio_probe p = { .addr = (unsigned long)&p, .len = 0 };
@@ -1277,6 +1316,7 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE(kmmio_test_ro_write),
 	KUNIT_CASE(kmmio_test_ro_write_refused),
 	KUNIT_CASE(kmmio_test_frontend_no_callbacks),
+	KUNIT_CASE(kmmio_test_alias),
 	{}
 };
 
