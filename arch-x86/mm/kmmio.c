@@ -766,9 +766,40 @@ static void kmmio_begin_step(struct pt_regs *regs, struct kmmio_fault_page *f)
  * the owner it is held.  The waits are bounded: a CPU that does not
  * arrive in time (a CPU coming online, an NMI handler that runs long)
  * costs the guarantee for that one step, with a warning, not a hang.
+ *
+ * The bounds are on the time the waiting CPU has run, not on the clock:
+ * a virtual machine's host may not run a vCPU for a while (an
+ * overcommitted host; QEMU's TCG runs all vCPUs on one thread), while
+ * the guest's clock goes on.  Bounded by the clock, a held CPU would
+ * give up because the owner's vCPU did not run, and touch the page
+ * while it is present.  A gap of more than KMMIO_STOP_GAP_NS between
+ * two looks at the clock counts as KMMIO_STOP_GAP_NS: the CPU did not
+ * run meanwhile (or ran an SMI), and nor did it wait.
  */
 #define KMMIO_STOP_WAIT_NS	(100 * NSEC_PER_MSEC)
 #define KMMIO_STOP_HOLD_NS	NSEC_PER_SEC
+#define KMMIO_STOP_GAP_NS	NSEC_PER_MSEC
+
+struct kmmio_stop_wait {
+	u64 last;	/* local_clock() at the last look */
+	u64 ran;	/* time waited, gaps cut to KMMIO_STOP_GAP_NS */
+};
+
+static void kmmio_stop_wait_start(struct kmmio_stop_wait *w)
+{
+	w->last = local_clock();
+	w->ran = 0;
+}
+
+/* Has this CPU waited for more than @limit ns of its own time? */
+static bool kmmio_stop_wait_over(struct kmmio_stop_wait *w, u64 limit)
+{
+	u64 now = local_clock();
+
+	w->ran += min_t(u64, now - w->last, KMMIO_STOP_GAP_NS);
+	w->last = now;
+	return w->ran > limit;
+}
 
 static atomic_t kmmio_stop_owner = ATOMIC_INIT(-1);
 static unsigned long kmmio_stop_seq;	/* written by the owner only */
@@ -780,7 +811,7 @@ static DEFINE_PER_CPU(unsigned long, kmmio_stop_joined);
 static int kmmio_stop_nmi(unsigned int type, struct pt_regs *regs)
 {
 	unsigned long round = this_cpu_read(kmmio_stop_wanted), page;
-	u64 t0;
+	struct kmmio_stop_wait w;
 
 	if (!round)
 		return NMI_DONE;
@@ -792,9 +823,9 @@ static int kmmio_stop_nmi(unsigned int type, struct pt_regs *regs)
 	page = READ_ONCE(kmmio_stop_page);
 	/* Held from here on: pairs with the owner's acquire. */
 	smp_store_release(this_cpu_ptr(&kmmio_stop_joined), round);
-	t0 = local_clock();
+	kmmio_stop_wait_start(&w);
 	while (READ_ONCE(kmmio_stop_round) == round) {
-		if (local_clock() - t0 > KMMIO_STOP_HOLD_NS) {
+		if (kmmio_stop_wait_over(&w, KMMIO_STOP_HOLD_NS)) {
 			pr_warn_once("CPU %d: held for a single step for more than a second, going on\n",
 				     smp_processor_id());
 			break;
@@ -822,8 +853,8 @@ static void kmmio_stop_send_nmi(void)
 static bool kmmio_stop_others(unsigned long page)
 {
 	int me = smp_processor_id(), cpu;
+	struct kmmio_stop_wait w;
 	unsigned long round;
-	u64 t0;
 
 	round = ++kmmio_stop_seq ?: ++kmmio_stop_seq;
 	WRITE_ONCE(kmmio_stop_page, page);
@@ -836,13 +867,13 @@ static bool kmmio_stop_others(unsigned long page)
 	smp_mb();
 	kmmio_stop_send_nmi();
 
-	t0 = local_clock();
+	kmmio_stop_wait_start(&w);
 	for_each_online_cpu(cpu) {
 		if (cpu == me)
 			continue;
 		/* Pairs with the release in kmmio_stop_nmi(). */
 		while (smp_load_acquire(per_cpu_ptr(&kmmio_stop_joined, cpu)) != round) {
-			if (local_clock() - t0 > KMMIO_STOP_WAIT_NS)
+			if (kmmio_stop_wait_over(&w, KMMIO_STOP_WAIT_NS))
 				return false;
 			cpu_relax();
 		}
