@@ -167,7 +167,7 @@ merge_traces() {
 # accesses, and its single-step fallback leaves IF alone: no exception.
 # The one pattern of a kernel report in a console log (grep -E): lockdep,
 # KASAN, KCSAN ("BUG: KCSAN:"), RCU, WARN*(), BUG, oops and panic.
-KERNEL_REPORT_RE='WARNING:|BUG:|Oops|KASAN:|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU usage|general protection|lockdep is turned off|Kernel panic'
+KERNEL_REPORT_RE='WARNING:|BUG:|Oops|KASAN:|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU usage|general protection|lockdep is turned off|Kernel panic|ACPI Error'
 
 kernel_reports() {	# WHAT NAME DIR: WHAT is series or baseline
 	local what=$1 name=$2 dir=$3 tree=$BASE_REPO known=0 other=0 line file lno
