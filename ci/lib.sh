@@ -30,6 +30,13 @@ export PATH=$BINDGEN_ROOT/bin:$PATH
 export CCACHE_DIR=$CACHE/ccache
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 export CCACHE_BASEDIR=$CACHE
+# Depend mode: a miss compiles once and hashes the includes the compiler
+# lists (-Wp,-MMD), instead of running the preprocessor first to hash
+# its output.  Measured side by side (session 24, kernel/ and mm/ of the
+# test config from scratch, 2 cores): 184 s with an empty cache in the
+# default mode, 117 s in depend mode, 135 to 150 s without ccache; all
+# hits: 18.9 s against 7.0 s.
+export CCACHE_DEPEND=1
 
 # rustup's rustc (no rust-src) may come first on PATH: name Debian's tools.
 MAKEOPTS=(ARCH=x86_64 LLVM=-19 "CC=ccache clang-19"
