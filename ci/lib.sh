@@ -173,7 +173,8 @@ merge_traces() {
 # assertion; anything else fails the run.  The series emulates traced
 # accesses, and its single-step fallback leaves IF alone: no exception.
 # The one pattern of a kernel report in a console log (grep -E): lockdep,
-# KASAN, KCSAN ("BUG: KCSAN:"), RCU, WARN*(), BUG, oops and panic.
+# KASAN, KCSAN ("BUG: KCSAN:"), RCU, WARN*(), BUG, oops, panic, and an
+# ACPI error (a guest whose devices lost their interrupt, see ci/boot).
 KERNEL_REPORT_RE='WARNING:|BUG:|Oops|KASAN:|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU usage|general protection|lockdep is turned off|Kernel panic|ACPI Error'
 
 kernel_reports() {	# WHAT NAME DIR: WHAT is series or baseline
