@@ -9,8 +9,11 @@
 #   $CACHE/src        worktree of $CACHE/base with the series applied
 #   $CACHE/tip        worktree of $CACHE/base at the tip (ci/series: git am
 #                     of all patches, the i386 build, rustfmtcheck)
-#   $CACHE/build      O= build directory of the test kernel
-#                     (MMIOTRACE_BUILD names another, e.g. ci/kcsan's)
+#   $CACHE/build      O= build directory of the test kernel, built at
+#                     the tip (MMIOTRACE_BUILD names another, e.g. ci/kcsan's)
+#   $CACHE/src-p, $CACHE/build-p, $CACHE/src-p-b, $CACHE/build-p-b
+#                     worktrees and O= directories of ci/series' two lanes
+#                     of per-patch builds (ci/patch.config)
 #   $CACHE/ccache     ccache directory
 
 set -euo pipefail
@@ -109,8 +112,8 @@ tip_worktree() {
 }
 
 # Worktree $SRC of the base repository, reset to the pristine base.
-src_reset() {	# [DIR]: the worktree DIR of the base (default $SRC)
-	local dir=${1:-$SRC}
+src_reset() {	# [DIR [REF]]: the worktree DIR (default $SRC) at REF
+	local dir=${1:-$SRC} ref=${2:-refs/tags/base}
 	if ! git -C "$dir" rev-parse --git-dir >/dev/null 2>&1; then
 		rm -rf "$dir"
 		git -C "$BASE_REPO" worktree prune
@@ -119,19 +122,27 @@ src_reset() {	# [DIR]: the worktree DIR of the base (default $SRC)
 	git -C "$dir" am --abort >/dev/null 2>&1 || true
 	# Only files that differ from the base are rewritten: their mtimes
 	# change, the rest of the tree (and so the build) stays as it is.
-	git -C "$dir" checkout -q -f --detach refs/tags/base
+	git -C "$dir" checkout -q -f --detach "$ref"
 	git -C "$dir" clean -q -fd
 }
 
 # Write $BUILD/.config from ci/kernel.config, as kunit.py would, but
 # replace the file only if its contents change: a rewritten .config
 # makes Kbuild regenerate its config headers and rebuild all Rust code.
+# KERNEL_CONFIG names another fragment; one named *patch.config (the
+# per-patch builds') is applied to "make allnoconfig" instead of to the
+# defaults of "make olddefconfig".
 kernel_config() {
-	local new=$BUILD/.config.new
+	local new=$BUILD/.config.new frag=${KERNEL_CONFIG:-$CI_DIR/kernel.config}
 	mkdir -p "$BUILD"
-	cp "${KERNEL_CONFIG:-$CI_DIR/kernel.config}" "$new"
-	make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" KCONFIG_CONFIG=.config.new \
-		olddefconfig >/dev/null || return 1
+	if [[ $frag == *patch.config ]]; then
+		make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" KCONFIG_CONFIG=.config.new \
+			KCONFIG_ALLCONFIG="$frag" allnoconfig >/dev/null || return 1
+	else
+		cp "$frag" "$new"
+		make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" KCONFIG_CONFIG=.config.new \
+			olddefconfig >/dev/null || return 1
+	fi
 	if cmp -s <(grep -v '^#' "$new") <(grep -v '^#' "$BUILD/.config" 2>/dev/null); then
 		rm -f "$new"
 	else
