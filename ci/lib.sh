@@ -129,13 +129,13 @@ src_reset() {	# [DIR [REF]]: the worktree DIR (default $SRC) at REF
 # Write $BUILD/.config from ci/kernel.config, as kunit.py would, but
 # replace the file only if its contents change: a rewritten .config
 # makes Kbuild regenerate its config headers and rebuild all Rust code.
-# KERNEL_CONFIG names another fragment; one named *patch.config (the
-# per-patch builds') is applied to "make allnoconfig" instead of to the
-# defaults of "make olddefconfig".
+# KERNEL_CONFIG names another fragment; KERNEL_CONFIG_BASE=allnoconfig
+# applies it to "make allnoconfig" (the per-patch builds' ci/patch.config)
+# instead of to the defaults of "make olddefconfig".
 kernel_config() {
 	local new=$BUILD/.config.new frag=${KERNEL_CONFIG:-$CI_DIR/kernel.config}
 	mkdir -p "$BUILD"
-	if [[ $frag == *patch.config ]]; then
+	if [ "${KERNEL_CONFIG_BASE:-olddefconfig}" = allnoconfig ]; then
 		make -s -C "$SRC" O="$BUILD" "${MAKEOPTS[@]}" KCONFIG_CONFIG=.config.new \
 			KCONFIG_ALLCONFIG="$frag" allnoconfig >/dev/null || return 1
 	else
