@@ -48,6 +48,7 @@
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <kunit/visibility.h>
+#include <asm/asm.h>
 #include <asm/cacheflush.h>
 #include <asm/tlbflush.h>
 #include <linux/errno.h>
@@ -300,6 +301,67 @@ static bool kmmio_writable(unsigned long addr)
 }
 
 /*
+ * The locks of the emulated writes.  Every CPU's access to a traced page
+ * faults and is emulated, so the emulator can make a locked
+ * read-modify-write (LOCK, XCHG) atomic against the other CPUs as the
+ * CPU's own is: an emulated instruction that writes a traced page holds
+ * the lock of the page from before its first access to the device until
+ * after its write.  Reads take none: a read that comes between the read
+ * and the write of a read-modify-write returns the value from before it,
+ * as if it came before.  Hashed by physical page, so that two mappings
+ * of a page share a lock; an access across two pages takes both, in
+ * order.  Nothing is taken under them, and nothing is reported while
+ * they are held.  An NMI may not wait for a lock that the code it
+ * interrupted holds: there the emulator only tries, and falls back.
+ */
+#define KMMIO_WLOCK_BITS	6
+
+static arch_spinlock_t kmmio_wlocks[1 << KMMIO_WLOCK_BITS] = {
+	[0 ... (1 << KMMIO_WLOCK_BITS) - 1] = __ARCH_SPIN_LOCK_UNLOCKED,
+};
+
+static unsigned int kmmio_wlock_idx(unsigned long addr)
+{
+	struct kmmio_fault_page *f = get_kmmio_fault_page(addr);
+	u64 pfn = (f ? arch_kmmio_phys(f, addr) : addr) >> PAGE_SHIFT;
+
+	return hash_64(pfn, KMMIO_WLOCK_BITS);
+}
+
+/*
+ * Take the write locks of the @size bytes at @op->addr, an armed page.
+ * Return: false in NMI context if one is held.
+ */
+static bool kmmio_wlock(const struct kmmio_operand *op, int size,
+			unsigned int idx[2])
+{
+	idx[0] = kmmio_wlock_idx(op->addr);
+	idx[1] = kmmio_wlock_idx(op->addr + size - 1);
+	if (idx[0] > idx[1])
+		swap(idx[0], idx[1]);
+	if (!in_nmi()) {
+		arch_spin_lock(&kmmio_wlocks[idx[0]]);
+		if (idx[1] != idx[0])
+			arch_spin_lock(&kmmio_wlocks[idx[1]]);
+		return true;
+	}
+	if (!arch_spin_trylock(&kmmio_wlocks[idx[0]]))
+		return false;
+	if (idx[1] != idx[0] && !arch_spin_trylock(&kmmio_wlocks[idx[1]])) {
+		arch_spin_unlock(&kmmio_wlocks[idx[0]]);
+		return false;
+	}
+	return true;
+}
+
+static void kmmio_wunlock(const unsigned int idx[2])
+{
+	if (idx[1] != idx[0])
+		arch_spin_unlock(&kmmio_wlocks[idx[1]]);
+	arch_spin_unlock(&kmmio_wlocks[idx[0]]);
+}
+
+/*
  * Make sure that the store to @op, of @size bytes, can be done, before
  * the instruction's device access: a read of a device register may have
  * side effects (a FIFO pop, clear-on-read bits), and if the emulator
@@ -489,7 +551,9 @@ static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
 	struct kmmio_operand src = {}, dst;
 	unsigned long val, step;
 	bool rep = insn_has_rep_prefix(insn);
-	u64 time;
+	unsigned int idx[2];
+	u64 t_src = 0, t_dst;
+	int ret;
 
 	/* 32-bit addressing or a segment override: leave it to the CPU. */
 	if (insn->addr_bytes != sizeof(long) || kmmio_seg_override(insn))
@@ -510,21 +574,29 @@ static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
 	/* Before the source is read: the read must not be repeated. */
 	if (kmmio_prepare_write(&dst, size))
 		return -EFAULT;
+	if (dst.alias && !kmmio_wlock(&dst, size, idx))
+		return -EBUSY;
 	if (form == KMMIO_MOVS) {
 		/* Memory, or a device that the store then writes. */
 		if (kmmio_operand_read(&src, size, &val)) {
+			if (dst.alias)
+				kmmio_wunlock(idx);
 			kmmio_operand_release(&dst);
 			return -EFAULT;
 		}
-		time = local_clock();
-		kmmio_done(regs, &src, MMIO_READ, size, val, time);
+		t_src = local_clock();
 	} else {
 		val = kmmio_trunc(regs->ax, size);
 	}
-	if (kmmio_operand_write(&dst, size, val))
+	ret = kmmio_operand_write(&dst, size, val);
+	t_dst = local_clock();
+	if (dst.alias)
+		kmmio_wunlock(idx);
+	if (form == KMMIO_MOVS)
+		kmmio_done(regs, &src, MMIO_READ, size, val, t_src);
+	if (ret)
 		return -EFAULT;
-	time = local_clock();
-	kmmio_done(regs, &dst, MMIO_WRITE, size, val, time);
+	kmmio_done(regs, &dst, MMIO_WRITE, size, val, t_dst);
 
 	step = regs->flags & X86_EFLAGS_DF ? -size : size;
 	regs->di += step;
@@ -554,6 +626,327 @@ static unsigned long kmmio_operand_addr(struct insn *insn,
 	return (unsigned long)insn_get_addr_ref(insn, regs);
 }
 
+/* The flags an ALU operation sets; the rest of RFLAGS is not its. */
+#define KMMIO_ARITH_FLAGS	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | \
+				 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
+
+/*
+ * kmmio_alu_<op>(): run "<op> s, d" (or "<op> d") on registers, with the
+ * arithmetic flags of *@f loaded before and stored after, so that the CPU
+ * computes the result and the flags itself, the undefined ones included,
+ * as KVM's fastop does.  *@f holds the rest of the current RFLAGS (IF,
+ * AC, DF), so popf changes nothing else.  XADD also updates *@s.
+ */
+#define KMMIO_ALU2(op)							\
+static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
+				    int size, unsigned long *f)		\
+{									\
+	unsigned long src = *s, fl = *f;				\
+									\
+	switch (size) {							\
+	case 1:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "b %b[src], %b[dst]\n\t"\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+q" (d), [src] "+q" (src), [fl] "+r" (fl));\
+		break;							\
+	case 2:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "w %w[src], %w[dst]\n\t"\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		break;							\
+	case 4:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "l %k[src], %k[dst]\n\t"\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		break;							\
+	default:	/* long: 8 bytes, or 4 on 32-bit */		\
+		asm("push %[fl]\n\tpopf\n\t" __ASM_SIZE(op)		\
+		    "%[src], %[dst]\n\t"				\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		break;							\
+	}								\
+	*s = src;							\
+	*f = fl;							\
+	return d;							\
+}
+
+/* The bit instructions have no byte form. */
+#define KMMIO_ALU2W(op)							\
+static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
+				    int size, unsigned long *f)		\
+{									\
+	unsigned long src = *s, fl = *f;				\
+									\
+	switch (size) {							\
+	case 2:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "w %w[src], %w[dst]\n\t"\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		break;							\
+	case 4:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "l %k[src], %k[dst]\n\t"\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		break;							\
+	default:	/* long: 8 bytes, or 4 on 32-bit */		\
+		asm("push %[fl]\n\tpopf\n\t" __ASM_SIZE(op)		\
+		    "%[src], %[dst]\n\t"				\
+		    "pushf\n\tpop %[fl]"				\
+		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		break;							\
+	}								\
+	*f = fl;							\
+	return d;							\
+}
+
+#define KMMIO_ALU1(op)							\
+static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
+				    int size, unsigned long *f)		\
+{									\
+	unsigned long fl = *f;						\
+									\
+	switch (size) {							\
+	case 1:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "b %b[dst]\n\t"	\
+		    "pushf\n\tpop %[fl]" : [dst] "+q" (d), [fl] "+r" (fl));\
+		break;							\
+	case 2:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "w %w[dst]\n\t"	\
+		    "pushf\n\tpop %[fl]" : [dst] "+r" (d), [fl] "+r" (fl));\
+		break;							\
+	case 4:								\
+		asm("push %[fl]\n\tpopf\n\t" #op "l %k[dst]\n\t"	\
+		    "pushf\n\tpop %[fl]" : [dst] "+r" (d), [fl] "+r" (fl));\
+		break;							\
+	default:	/* long: 8 bytes, or 4 on 32-bit */		\
+		asm("push %[fl]\n\tpopf\n\t" __ASM_SIZE(op) "%[dst]\n\t"\
+		    "pushf\n\tpop %[fl]" : [dst] "+r" (d), [fl] "+r" (fl));\
+		break;							\
+	}								\
+	*f = fl;							\
+	return d;							\
+}
+
+KMMIO_ALU2(add)
+KMMIO_ALU2(or)
+KMMIO_ALU2(adc)
+KMMIO_ALU2(sbb)
+KMMIO_ALU2(and)
+KMMIO_ALU2(sub)
+KMMIO_ALU2(xor)
+KMMIO_ALU2(cmp)
+KMMIO_ALU2(test)
+KMMIO_ALU2(xadd)
+KMMIO_ALU1(inc)
+KMMIO_ALU1(dec)
+KMMIO_ALU1(not)
+KMMIO_ALU1(neg)
+KMMIO_ALU2W(bt)
+KMMIO_ALU2W(bts)
+KMMIO_ALU2W(btr)
+KMMIO_ALU2W(btc)
+
+/* CMPXCHG compares with, and on a mismatch loads, the accumulator *@a. */
+static unsigned long kmmio_alu_cmpxchg(unsigned long d, unsigned long s,
+				       unsigned long *a, int size,
+				       unsigned long *f)
+{
+	unsigned long ax = *a, fl = *f;
+
+	switch (size) {
+	case 1:
+		asm("push %[fl]\n\tpopf\n\tcmpxchgb %b[src], %b[dst]\n\t"
+		    "pushf\n\tpop %[fl]"
+		    : [dst] "+q" (d), [fl] "+r" (fl), "+a" (ax) : [src] "q" (s));
+		break;
+	case 2:
+		asm("push %[fl]\n\tpopf\n\tcmpxchgw %w[src], %w[dst]\n\t"
+		    "pushf\n\tpop %[fl]"
+		    : [dst] "+r" (d), [fl] "+r" (fl), "+a" (ax) : [src] "r" (s));
+		break;
+	case 4:
+		asm("push %[fl]\n\tpopf\n\tcmpxchgl %k[src], %k[dst]\n\t"
+		    "pushf\n\tpop %[fl]"
+		    : [dst] "+r" (d), [fl] "+r" (fl), "+a" (ax) : [src] "r" (s));
+		break;
+#ifdef CONFIG_X86_64
+	case 8:
+		asm("push %[fl]\n\tpopf\n\tcmpxchgq %q[src], %q[dst]\n\t"
+		    "pushf\n\tpop %[fl]"
+		    : [dst] "+r" (d), [fl] "+r" (fl), "+a" (ax) : [src] "r" (s));
+		break;
+#endif
+	}
+	*a = ax;
+	*f = fl;
+	return d;
+}
+
+/*
+ * The operation of a read-modify-write on its first operand @d (memory,
+ * or the register of the to_reg forms) and its second operand *@s, with
+ * the accumulator *@ax (CMPXCHG) and RFLAGS *@flags, all updated as the
+ * instruction would.  Returns the value the first operand receives.  The
+ * bit instructions take *@s as the bit number within @d.
+ */
+static unsigned long kmmio_alu(enum insn_mmio_alu op, int size,
+			       unsigned long d, unsigned long *s,
+			       unsigned long *ax, unsigned long *flags)
+{
+	static unsigned long (* const fn[])(unsigned long d, unsigned long *s,
+					    int size, unsigned long *f) = {
+		[INSN_MMIO_ALU_ADD] = kmmio_alu_add,
+		[INSN_MMIO_ALU_OR] = kmmio_alu_or,
+		[INSN_MMIO_ALU_ADC] = kmmio_alu_adc,
+		[INSN_MMIO_ALU_SBB] = kmmio_alu_sbb,
+		[INSN_MMIO_ALU_AND] = kmmio_alu_and,
+		[INSN_MMIO_ALU_SUB] = kmmio_alu_sub,
+		[INSN_MMIO_ALU_XOR] = kmmio_alu_xor,
+		[INSN_MMIO_ALU_CMP] = kmmio_alu_cmp,
+		[INSN_MMIO_ALU_TEST] = kmmio_alu_test,
+		[INSN_MMIO_ALU_INC] = kmmio_alu_inc,
+		[INSN_MMIO_ALU_DEC] = kmmio_alu_dec,
+		[INSN_MMIO_ALU_NOT] = kmmio_alu_not,
+		[INSN_MMIO_ALU_NEG] = kmmio_alu_neg,
+		[INSN_MMIO_ALU_XADD] = kmmio_alu_xadd,
+		[INSN_MMIO_ALU_BT] = kmmio_alu_bt,
+		[INSN_MMIO_ALU_BTS] = kmmio_alu_bts,
+		[INSN_MMIO_ALU_BTR] = kmmio_alu_btr,
+		[INSN_MMIO_ALU_BTC] = kmmio_alu_btc,
+	};
+	unsigned long f;
+
+	f = (native_save_fl() & ~KMMIO_ARITH_FLAGS) |
+	    (*flags & KMMIO_ARITH_FLAGS);
+	switch (op) {
+	case INSN_MMIO_ALU_CMPXCHG:
+		d = kmmio_alu_cmpxchg(d, *s, ax, size, &f);
+		break;
+	case INSN_MMIO_ALU_XCHG:
+		/* No flags. */
+		swap(d, *s);
+		return d;
+	default:
+		d = fn[op](d, s, size, &f);
+		break;
+	}
+	*flags = (*flags & ~KMMIO_ARITH_FLAGS) | (f & KMMIO_ARITH_FLAGS);
+	return d;
+}
+
+static bool kmmio_is_bt(enum insn_mmio_alu op)
+{
+	return op >= INSN_MMIO_ALU_BT && op <= INSN_MMIO_ALU_BTC;
+}
+
+/*
+ * A read-modify-write: one read of the device, the operation, and one
+ * write of the result (none for CMP, TEST, BT and the forms whose result
+ * goes to a register), each reported, R then W, as the device sees them.
+ * RFLAGS are left as the instruction leaves them.  The write lock held
+ * from the read to the write makes it atomic against the other CPUs, as
+ * LOCK and XCHG must be.
+ */
+static int kmmio_emulate_rmw(struct pt_regs *regs, struct insn *insn,
+			     const struct insn_mmio_rmw *rmw,
+			     unsigned long fault)
+{
+	unsigned long addr, old, new, src = 0, ax = regs->ax;
+	unsigned long flags = regs->flags, *reg = NULL;
+	int size = rmw->bytes, bits = size * 8;
+	struct kmmio_operand op;
+	unsigned int idx[2];
+	u64 t_read, t_write = 0;
+
+	if (size < 1 || size > sizeof(long))
+		return -EINVAL;
+
+	if (rmw->src == INSN_MMIO_SRC_REG || rmw->to_reg) {
+		reg = kmmio_modrm_reg(insn, regs, size);
+		if (!reg)
+			return -EINVAL;
+	}
+	if (rmw->src == INSN_MMIO_SRC_REG)
+		memcpy(&src, reg, size);
+	else if (rmw->src == INSN_MMIO_SRC_IMM)
+		src = kmmio_trunc((long)insn->immediate.value, size);
+
+	if (kmmio_is_bt(rmw->op) && rmw->src == INSN_MMIO_SRC_REG) {
+		/*
+		 * A register bit offset is signed and reaches beyond the
+		 * operand: the CPU accesses the operand-sized word that
+		 * holds the bit.
+		 */
+		long bit = sign_extend64(src, bits - 1);
+
+		addr = (unsigned long)insn_get_addr_ref(insn, regs);
+		if (addr == -1L)
+			return -EINVAL;
+		addr += (bit >> ilog2(bits)) * size;
+		src = bit & (bits - 1);
+	} else {
+		addr = kmmio_operand_addr(insn, regs, fault);
+		if (kmmio_is_bt(rmw->op))
+			src &= bits - 1;
+	}
+	if (addr == -1L)
+		return -EINVAL;
+
+	if (!kmmio_resolve(&op, addr, size))
+		return -EINVAL;
+	if (!op.alias)
+		return -EAGAIN;
+	if (rmw->writes && !(kmmio_writable(addr) &&
+			     kmmio_writable(addr + size - 1)))
+		return -EFAULT;
+
+	if (rmw->writes && !kmmio_wlock(&op, size, idx))
+		return -EBUSY;
+	old = kmmio_alias_read(op.alias, size);
+	t_read = local_clock();
+
+	if (rmw->to_reg) {
+		/* "op r, m": the register is the first operand. */
+		unsigned long d = 0;
+
+		memcpy(&d, reg, size);
+		src = old;
+		new = kmmio_alu(rmw->op, size, d, &src, &ax, &flags);
+	} else {
+		new = kmmio_alu(rmw->op, size, old, &src, &ax, &flags);
+	}
+	if (rmw->writes) {
+		kmmio_alias_write(op.alias, size, new);
+		t_write = local_clock();
+		kmmio_wunlock(idx);
+	}
+	kmmio_done(regs, &op, MMIO_READ, size, old, t_read);
+	if (rmw->writes)
+		kmmio_done(regs, &op, MMIO_WRITE, size, new, t_write);
+
+	switch (rmw->op) {
+	case INSN_MMIO_ALU_XADD:
+	case INSN_MMIO_ALU_XCHG:
+		/* The register receives the old value. */
+		insn_assign_reg(reg, src, size);
+		break;
+	case INSN_MMIO_ALU_CMPXCHG:
+		regs->ax = ax;
+		break;
+	case INSN_MMIO_ALU_CMP:
+	case INSN_MMIO_ALU_TEST:
+		break;
+	default:
+		if (rmw->to_reg)
+			insn_assign_reg(reg, new, size);
+		break;
+	}
+	regs->flags = flags;
+	regs->ip += insn->length;
+	return 0;
+}
+
 /**
  * kmmio_emulate_insn() - Emulate an instruction that accesses a traced page
  * @regs:	the register state at the instruction, updated as the CPU would
@@ -563,13 +956,14 @@ static unsigned long kmmio_operand_addr(struct insn *insn,
  * Performs the instruction's memory access through the alias of the probe
  * that covers it, writes the result into the destination register,
  * reports the access with the instruction's address and advances
- * @regs->ip past it.  RFLAGS are not changed: no
- * form handled here changes them.
+ * @regs->ip past it.  The MOV and string forms leave RFLAGS alone; the
+ * read-modify-write forms set them as the instruction does.
  *
  * Context: IRQs off, RCU read lock held.
  * Return: 0 when emulated, -EAGAIN when the operand is not on an armed page
- * (any more): execute the instruction again; other errors when the form or
- * the operand cannot be emulated.
+ * (any more): execute the instruction again; -EBUSY in NMI context when
+ * the write lock of the page is held (see kmmio_wlock()); other errors
+ * when the form or the operand cannot be emulated.
  */
 VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 					unsigned long fault)
@@ -577,6 +971,7 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 	enum kmmio_form form;
 	struct kmmio_operand op;
 	unsigned long addr, val, *reg = NULL;
+	unsigned int idx[2];
 	bool write;
 	int size;
 	u64 time;
@@ -585,8 +980,13 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 
 	form = kmmio_decode(insn, &size);
 	switch (form) {
-	case KMMIO_NONE:
+	case KMMIO_NONE: {
+		struct insn_mmio_rmw rmw;
+
+		if (insn_decode_mmio_rmw(insn, &rmw))
+			return kmmio_emulate_rmw(regs, insn, &rmw, fault);
 		return -EOPNOTSUPP;
+	}
 	case KMMIO_MOVS:
 	case KMMIO_STOS:
 		return kmmio_emulate_string(regs, insn, form, size);
@@ -621,22 +1021,24 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 	if (!op.alias)
 		return -EAGAIN;
 
-	switch (form) {
-	case KMMIO_WRITE:
-	case KMMIO_WRITE_MOFFS:
-		val = 0;
-		memcpy(&val, reg, size);
+	write = form == KMMIO_WRITE || form == KMMIO_WRITE_IMM ||
+		form == KMMIO_WRITE_MOFFS;
+	if (write) {
+		if (form == KMMIO_WRITE_IMM) {
+			val = kmmio_trunc((long)insn->immediate.value, size);
+		} else {
+			val = 0;
+			memcpy(&val, reg, size);
+		}
+		if (!kmmio_wlock(&op, size, idx))
+			return -EBUSY;
 		kmmio_alias_write(op.alias, size, val);
-		break;
-	case KMMIO_WRITE_IMM:
-		val = kmmio_trunc((long)insn->immediate.value, size);
-		kmmio_alias_write(op.alias, size, val);
-		break;
-	default:
+		time = local_clock();
+		kmmio_wunlock(idx);
+	} else {
 		val = kmmio_alias_read(op.alias, size);
-		break;
+		time = local_clock();
 	}
-	time = local_clock();
 
 	switch (form) {
 	case KMMIO_READ:
@@ -655,8 +1057,6 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 	}
 
 	/* Reported at the accessing instruction, then past it. */
-	write = form == KMMIO_WRITE || form == KMMIO_WRITE_IMM ||
-		form == KMMIO_WRITE_MOFFS;
 	kmmio_done(regs, &op, write ? MMIO_WRITE : MMIO_READ, size, val, time);
 	regs->ip += insn->length;
 	return 0;

@@ -15,6 +15,7 @@
 #include <kunit/test.h>
 #include <kunit/visibility.h>
 #include <linux/atomic.h>
+#include <linux/bitops.h>
 #include <linux/completion.h>
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
@@ -689,10 +690,226 @@ static void kmmio_test_moffs(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
-/* A read-modify-write form the emulator leaves alone. */
-static void kmmio_test_add5(u32 *p)
+/*
+ * Read-modify-write forms: each runs once on RAM, natively, and once on
+ * the traced page, from the same contents, registers and flags; memory,
+ * registers and the arithmetic flags must come out the same, and the
+ * traced run must report the read and, if the form writes, the write.
+ */
+#define KMMIO_TEST_ARITH	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | \
+				 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
+
+struct kmmio_rmw_regs {
+	unsigned long reg;	/* %rcx, the register operand */
+	unsigned long ax;
+	unsigned long flags;	/* RFLAGS in and out */
+};
+
+/*
+ * Operands: %[p] the memory address (%rsi: no REX prefix, so that %ah can
+ * be the other operand), %[reg] (%rcx), %[ax] (%rax).
+ */
+#define KMMIO_RMW(name, insn)						\
+static void name(void *p, struct kmmio_rmw_regs *r)			\
+{									\
+	unsigned long fl = r->flags, reg = r->reg, ax = r->ax;		\
+									\
+	asm volatile("push %[fl]\n\tpopf\n\t" KMMIO_IP insn		\
+		     "\n\tpushf\n\tpop %[fl]"				\
+		     : [fl] "+r" (fl), [reg] "+c" (reg), [ax] "+a" (ax)	\
+		     : [p] "S" (p), KMMIO_IP_IN				\
+		     : "r11", "memory");				\
+	r->flags = fl;							\
+	r->reg = reg;							\
+	r->ax = ax;							\
+}
+
+KMMIO_RMW(rmw_add_r32, "addl %k[reg], (%[p])")
+KMMIO_RMW(rmw_add_to_r32, "addl (%[p]), %k[reg]")
+KMMIO_RMW(rmw_or_r8, "orb %b[reg], (%[p])")
+KMMIO_RMW(rmw_adc_r64, "adcq %[reg], (%[p])")
+KMMIO_RMW(rmw_sbb_imm8_m16, "sbbw $3, (%[p])")
+KMMIO_RMW(rmw_and_imm32, "andl $0x0ff00ff0, (%[p])")
+KMMIO_RMW(rmw_sub_imm8_m64, "subq $-2, 8(%[p])")
+KMMIO_RMW(rmw_xor_to_ah, "xorb (%[p]), %%ah")
+KMMIO_RMW(rmw_sub_to_r16, "subw (%[p]), %w[reg]")
+KMMIO_RMW(rmw_cmp_imm32, "cmpl $0x12345678, (%[p])")
+KMMIO_RMW(rmw_cmp_r64, "cmpq %[reg], (%[p])")
+KMMIO_RMW(rmw_cmp_to_r8, "cmpb (%[p]), %b[reg]")
+KMMIO_RMW(rmw_test_imm16, "testw $0x8001, (%[p])")
+KMMIO_RMW(rmw_test_r8, "testb %b[reg], (%[p])")
+KMMIO_RMW(rmw_inc_m32, "incl (%[p])")
+KMMIO_RMW(rmw_dec_m8, "decb (%[p])")
+KMMIO_RMW(rmw_not_m64, "notq (%[p])")
+KMMIO_RMW(rmw_neg_m16, "negw (%[p])")
+KMMIO_RMW(rmw_xadd_r32, "xaddl %k[reg], (%[p])")
+KMMIO_RMW(rmw_cmpxchg_r32, "cmpxchgl %k[reg], (%[p])")
+KMMIO_RMW(rmw_cmpxchg_r8, "cmpxchgb %b[reg], (%[p])")
+KMMIO_RMW(rmw_bt_r32, "btl %k[reg], (%[p])")
+KMMIO_RMW(rmw_bts_imm_m64, "btsq $63, (%[p])")
+KMMIO_RMW(rmw_btr_r16, "btrw %w[reg], (%[p])")
+KMMIO_RMW(rmw_btc_imm_m32, "btcl $7, (%[p])")
+KMMIO_RMW(rmw_btc_r64, "btcq %[reg], (%[p])")
+KMMIO_RMW(rmw_lock_add_r32, "lock addl %k[reg], (%[p])")
+KMMIO_RMW(rmw_lock_or_imm8, "lock orb $0x81, (%[p])")
+KMMIO_RMW(rmw_lock_dec_m16, "lock decw (%[p])")
+KMMIO_RMW(rmw_lock_xadd_r64, "lock xaddq %[reg], (%[p])")
+KMMIO_RMW(rmw_lock_cmpxchg_r32, "lock cmpxchgl %k[reg], (%[p])")
+KMMIO_RMW(rmw_lock_bts_r32, "lock btsl %k[reg], (%[p])")
+KMMIO_RMW(rmw_xchg_r32, "xchgl %k[reg], (%[p])")
+KMMIO_RMW(rmw_xchg_r8, "xchgb %b[reg], (%[p])")
+
+struct kmmio_rmw_case {
+	const char *name;
+	void (*run)(void *p, struct kmmio_rmw_regs *r);
+	unsigned int width;	/* of the access */
+	int off;		/* of the access from p */
+	bool writes;
+	unsigned long reg;	/* %rcx on entry */
+	unsigned long flags;	/* arithmetic flags on entry */
+	bool ax_is_mem;		/* %rax on entry: the memory operand */
+};
+
+static const struct kmmio_rmw_case kmmio_rmw_cases[] = {
+	{ "add r32 to m", rmw_add_r32, 4, 0, true, 0x80000001 },
+	{ "add m to r32", rmw_add_to_r32, 4, 0, false, 0xffffff00 },
+	{ "or r8 to m", rmw_or_r8, 1, 0, true, 0x81 },
+	{ "adc r64 to m, CF set", rmw_adc_r64, 8, 0, true,
+	  0x7fffffffffffffff, X86_EFLAGS_CF },
+	{ "sbb imm8 from m16, CF set", rmw_sbb_imm8_m16, 2, 0, true, 0,
+	  X86_EFLAGS_CF },
+	{ "and imm32 to m32", rmw_and_imm32, 4, 0, true },
+	{ "sub imm8 from m64, disp8", rmw_sub_imm8_m64, 8, 8, true },
+	{ "xor m to ah", rmw_xor_to_ah, 1, 0, false },
+	{ "sub m from r16", rmw_sub_to_r16, 2, 0, false, 0x1111222233334444 },
+	{ "cmp imm32 with m32", rmw_cmp_imm32, 4, 0, false },
+	{ "cmp r64 with m", rmw_cmp_r64, 8, 0, false, 0x0102030405060708 },
+	{ "cmp m with r8", rmw_cmp_to_r8, 1, 0, false, 0x13 },
+	{ "test imm16 with m16", rmw_test_imm16, 2, 0, false },
+	{ "test r8 with m", rmw_test_r8, 1, 0, false, 0x10 },
+	{ "inc m32 keeps CF", rmw_inc_m32, 4, 0, true, 0, X86_EFLAGS_CF },
+	{ "dec m8", rmw_dec_m8, 1, 0, true, 0, X86_EFLAGS_ZF },
+	{ "not m64 keeps flags", rmw_not_m64, 8, 0, true, 0,
+	  X86_EFLAGS_CF | X86_EFLAGS_OF },
+	{ "neg m16", rmw_neg_m16, 2, 0, true },
+	{ "xadd r32, m", rmw_xadd_r32, 4, 0, true, 0x10000001 },
+	{ "cmpxchg r32, m, equal", rmw_cmpxchg_r32, 4, 0, true, 0xabcdef01,
+	  0, true },
+	{ "cmpxchg r32, m, not equal", rmw_cmpxchg_r32, 4, 0, true,
+	  0xabcdef01 },
+	{ "cmpxchg r8, m, equal", rmw_cmpxchg_r8, 1, 0, true, 0x5a, 0, true },
+	{ "bt r32, m, bit 5", rmw_bt_r32, 4, 0, false, 5 },
+	{ "bt r32, m, bit 100: the dword 12 bytes on", rmw_bt_r32, 4, 12,
+	  false, 100 },
+	{ "bts imm 63, m64", rmw_bts_imm_m64, 8, 0, true },
+	{ "btr r16, m, bit -3: the word before", rmw_btr_r16, 2, -2, true,
+	  0xfffd },
+	{ "btc imm 7, m32", rmw_btc_imm_m32, 4, 0, true },
+	{ "btc r64, m, bit -65: two qwords before", rmw_btc_r64, 8, -16, true,
+	  -65UL },
+	{ "lock add r32 to m", rmw_lock_add_r32, 4, 0, true, 0x7fffffff },
+	{ "lock or imm8 to m8", rmw_lock_or_imm8, 1, 0, true },
+	{ "lock dec m16", rmw_lock_dec_m16, 2, 0, true, 0, X86_EFLAGS_CF },
+	{ "lock xadd r64, m", rmw_lock_xadd_r64, 8, 0, true, 0x1234 },
+	{ "lock cmpxchg r32, m, equal", rmw_lock_cmpxchg_r32, 4, 0, true,
+	  0x600dcafe, 0, true },
+	{ "lock cmpxchg r32, m, not equal", rmw_lock_cmpxchg_r32, 4, 0, true,
+	  0x600dcafe },
+	{ "lock bts r32, m, bit 33", rmw_lock_bts_r32, 4, 4, true, 33 },
+	{ "xchg r32, m (locked)", rmw_xchg_r32, 4, 0, true, 0xfeedface },
+	{ "xchg r8, m (locked)", rmw_xchg_r8, 1, 0, true, 0x42 },
+};
+
+static void kmmio_rmw_case_desc(const struct kmmio_rmw_case *c, char *desc)
 {
-	asm volatile(KMMIO_IP ".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(kmmio_rmw, kmmio_rmw_cases, kmmio_rmw_case_desc);
+
+/* RAM with the contents of the traced page around KMMIO_TEST_OFF. */
+#define KMMIO_RMW_SPAN	64
+#define KMMIO_RMW_BASE	(KMMIO_TEST_OFF - KMMIO_RMW_SPAN)
+
+static void kmmio_rmw_run(const struct kmmio_rmw_case *c, void *p,
+			  unsigned long ax, struct kmmio_rmw_regs *r)
+{
+	r->reg = c->reg;
+	r->ax = ax;
+	r->flags = (native_save_fl() & ~KMMIO_TEST_ARITH) | c->flags;
+	preempt_disable();
+	c->run(p, r);
+	preempt_enable();
+}
+
+static void kmmio_test_rmw(struct kunit *test)
+{
+	const struct kmmio_rmw_case *c = test->param_value;
+	unsigned int off = KMMIO_TEST_OFF + c->off;
+	struct kmmio_stats s0, s1;
+	struct kmmio_rmw_regs native, traced;
+	struct kmmio_test_ctx *ctx;
+	u8 ram[2 * KMMIO_RMW_SPAN];
+	unsigned long ax = 0x5555555555555555UL;
+	u64 before, after;
+	unsigned int i;
+
+	ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	for (i = 0; i < sizeof(ram); i++)
+		ram[i] = *kmmio_test_byte(ctx, KMMIO_RMW_BASE + i);
+	before = kmmio_test_mem(ctx, off, c->width);
+	/* CMPXCHG that succeeds: the accumulator holds the operand. */
+	if (c->ax_is_mem)
+		ax = before;
+
+	kmmio_rmw_run(c, ram + KMMIO_RMW_SPAN, ax, &native);
+	s0 = kmmio_test_stats();
+	kmmio_rmw_run(c, ctx->page + KMMIO_TEST_OFF, ax, &traced);
+	s1 = kmmio_test_stats();
+	after = kmmio_test_mem(ctx, off, c->width);
+
+	/* As the CPU did it on RAM: memory, registers, flags. */
+	for (i = 0; i < sizeof(ram); i++)
+		KUNIT_EXPECT_EQ_MSG(test, *kmmio_test_byte(ctx, KMMIO_RMW_BASE + i),
+				    ram[i], "byte at offset %#x",
+				    KMMIO_RMW_BASE + i);
+	KUNIT_EXPECT_EQ(test, traced.reg, native.reg);
+	KUNIT_EXPECT_EQ(test, traced.ax, native.ax);
+	KUNIT_EXPECT_EQ(test, traced.flags & KMMIO_TEST_ARITH,
+			native.flags & KMMIO_TEST_ARITH);
+	KUNIT_EXPECT_EQ(test, traced.flags & ~KMMIO_TEST_ARITH,
+			native.flags & ~KMMIO_TEST_ARITH);
+
+	/* One read, then the write if the form writes. */
+	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), c->writes ? 2 : 1);
+	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, c->writes ? 2 : 1);
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
+	for (i = 0; i < kmmio_test_calls(ctx); i++) {
+		const struct kmmio_access *a = &ctx->hits[i];
+
+		KUNIT_EXPECT_PTR_EQ(test, (void *)a->addr,
+				    (void *)(ctx->page + off));
+		KUNIT_EXPECT_EQ(test, a->opcode, i ? MMIO_WRITE : MMIO_READ);
+		KUNIT_EXPECT_EQ(test, a->width, c->width);
+		KUNIT_EXPECT_EQ(test, (u64)a->value, i ? after : before);
+		KUNIT_EXPECT_EQ(test, a->ip, kmmio_test_ip);
+	}
+	if (c->writes)
+		KUNIT_EXPECT_LE(test, ctx->hits[0].time, ctx->hits[1].time);
+	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+	kmmio_test_disarm(ctx);
+}
+
+/*
+ * A read-modify-write form the emulator leaves alone: a rotation of the
+ * dword by a byte, which reads and writes it.
+ */
+#define KMMIO_TEST_ROL8		".byte 0xc1, 0x00, 0x08" /* roll $8, (%rax) */
+#define KMMIO_TEST_ROL8_OP	0xc10008UL
+
+static void kmmio_test_rol8(u32 *p)
+{
+	asm volatile(KMMIO_IP KMMIO_TEST_ROL8
 		     : : "a" (p), KMMIO_IP_IN : "r11", "memory", "cc");
 }
 
@@ -713,23 +930,23 @@ static void kmmio_test_fallback_step(struct kunit *test)
 
 	preempt_disable();
 	cpu = smp_processor_id();
-	kmmio_test_add5(p);
+	kmmio_test_rol8(p);
 	preempt_enable();
 	s1 = kmmio_test_stats();
 
 	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
-			(u64)(u32)(before + 5));
+			(u64)rol32(before, 8));
 	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].width, 0);
-	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, 0x830005UL);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, KMMIO_TEST_ROL8_OP);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].ip, kmmio_test_ip);
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
 	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 0);
 
 	n = kmmio_read_fallback_ops(cpu, ops, ARRAY_SIZE(ops));
 	for (i = 0; i < n; i++)
-		found |= ops[i].opcode == 0x830005 && ops[i].count;
+		found |= ops[i].opcode == KMMIO_TEST_ROL8_OP && ops[i].count;
 	KUNIT_EXPECT_TRUE(test, found);
 
 	/* Armed again: the next access is emulated. */
@@ -741,7 +958,7 @@ static void kmmio_test_fallback_step(struct kunit *test)
 }
 
 /*
- * addl $5 at KMMIO_TEST_OFF, refused: done once, reported as unknown, not
+ * roll $8 at KMMIO_TEST_OFF, refused: done once, reported as unknown, not
  * stepped, and the page no longer traced.
  */
 static void kmmio_test_expect_refused(struct kunit *test,
@@ -750,7 +967,7 @@ static void kmmio_test_expect_refused(struct kunit *test,
 				      const struct kmmio_stats *s1)
 {
 	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
-			(u64)(u32)(before + 5));
+			(u64)rol32(before, 8));
 	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
 	KUNIT_EXPECT_EQ(test, s1->refused - s0->refused, 1);
@@ -768,7 +985,7 @@ static void kmmio_test_fallback_refuse(struct kunit *test)
 	int policy = kmmio_fallback_policy;
 
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
-	kmmio_test_add5(p);
+	kmmio_test_rol8(p);
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	s1 = kmmio_test_stats();
 
@@ -795,17 +1012,17 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
 	preempt_disable();
 	tpr0 = apic_read(APIC_TASKPRI);
-	kmmio_test_add5(p);
+	kmmio_test_rol8(p);
 	tpr1 = apic_read(APIC_TASKPRI);
 	preempt_enable();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	s1 = kmmio_test_stats();
 
 	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
-			(u64)(u32)(before + 5));
+			(u64)rol32(before, 8));
 	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
-	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, 0x830005UL);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, KMMIO_TEST_ROL8_OP);
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
 	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 0);
 	KUNIT_EXPECT_EQ(test, tpr1, tpr0);
@@ -826,8 +1043,7 @@ static int kmmio_test_nmi(unsigned int type, struct pt_regs *regs)
 	if (!ctx || atomic_read(&kmmio_nmi_done))
 		return NMI_DONE;
 	p = (u32 *)(ctx->page + KMMIO_TEST_OFF);
-	asm volatile(".byte 0x83, 0x00, 0x05" /* addl $5, (%rax) */
-		     : : "a" (p) : "memory", "cc");
+	asm volatile(KMMIO_TEST_ROL8 : : "a" (p) : "memory", "cc");
 	atomic_set(&kmmio_nmi_done, 1);
 	return NMI_HANDLED;
 }
@@ -1183,11 +1399,11 @@ static void kmmio_test_ro_write(struct kunit *test)
 	kmmio_test_disarm_ro(ctx);
 }
 
-/* cmpl $0, (%rax): a read the emulator leaves alone. */
-static void kmmio_test_cmp0(u32 *p)
+/* bsfl (%rax), %ecx: a read the emulator leaves alone. */
+static void kmmio_test_bsf(u32 *p)
 {
-	asm volatile(".byte 0x83, 0x38, 0x00" /* cmpl $0, (%rax) */
-		     : : "a" (p) : "memory", "cc");
+	asm volatile(".byte 0x0f, 0xbc, 0x08" /* bsfl (%rax), %ecx */
+		     : : "a" (p) : "rcx", "memory", "cc");
 }
 
 /*
@@ -1202,7 +1418,7 @@ static void kmmio_test_ro_write_refused(struct kunit *test)
 	u32 want = kmmio_test_mem(ctx, 8, 4), v = ~want;
 
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
-	kmmio_test_cmp0((u32 *)ctx->page);
+	kmmio_test_bsf((u32 *)ctx->page);
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	KUNIT_ASSERT_TRUE(test, kmmio_test_present(ctx->page));
 
@@ -1299,6 +1515,7 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE(kmmio_test_unaligned_probe),
 	KUNIT_CASE(kmmio_test_come_and_go),
 	KUNIT_CASE_PARAM(kmmio_test_moffs, kmmio_moffs_gen_params),
+	KUNIT_CASE_PARAM(kmmio_test_rmw, kmmio_rmw_gen_params),
 	KUNIT_CASE(kmmio_test_fallback_step),
 	KUNIT_CASE(kmmio_test_fallback_refuse),
 	KUNIT_CASE(kmmio_test_nmi_lock_held),
@@ -1386,6 +1603,84 @@ static int kmmio_smp_start(struct kunit *test, struct kmmio_smp_worker *w,
 		n++;
 	}
 	return n;
+}
+
+/*
+ * LOCK on a traced word: every CPU adds to it with "lock xadd" at once.
+ * The sum is exact only if each emulated read-modify-write is atomic
+ * against the others; each is one read and one write, both reported,
+ * and nothing falls back.
+ */
+#define KMMIO_XADD_N	2000
+
+struct kmmio_xadd_worker {
+	struct task_struct *task;
+	u32 *word;
+	u64 sum;		/* of the values xadd returned */
+	struct completion done;
+};
+
+static int kmmio_xadd_workfn(void *data)
+{
+	struct kmmio_xadd_worker *w = data;
+	unsigned int i;
+
+	for (i = 0; i < KMMIO_XADD_N; i++) {
+		u32 v = 1;
+
+		asm volatile("lock xaddl %0, (%1)"
+			     : "+r" (v) : "r" (w->word) : "memory", "cc");
+		w->sum += v;
+		if (!(i % 64))
+			cond_resched();
+	}
+	complete(&w->done);
+	while (!kthread_should_stop())
+		usleep_range(1000, 2000);
+	return 0;
+}
+
+static void kmmio_smp_lock_xadd(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	struct kmmio_xadd_worker w[KMMIO_SMP_MAX];
+	u32 *word = (u32 *)(ctx->page + KMMIO_TEST_OFF);
+	u32 before = kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4);
+	struct kmmio_stats s0 = kmmio_test_stats(), s1;
+	u64 sum = 0, total, want;
+	int cpu, n = 0, i;
+
+	for_each_online_cpu(cpu) {
+		if (n == KMMIO_SMP_MAX)
+			break;
+		w[n] = (struct kmmio_xadd_worker) { .word = word };
+		init_completion(&w[n].done);
+		w[n].task = kthread_run_on_cpu(kmmio_xadd_workfn, &w[n], cpu,
+					       "kmmio_xadd/%u");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(w[n].task));
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		wait_for_completion(&w[i].done);
+		kthread_stop(w[i].task);
+		sum += w[i].sum;
+	}
+	s1 = kmmio_test_stats();
+	total = (u64)n * KMMIO_XADD_N;
+	/* The old values returned are before, before + 1, ..., once each. */
+	want = total * before + total * (total - 1) / 2;
+
+	KUNIT_EXPECT_EQ(test, num_online_cpus(), n);
+	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
+			(u64)(u32)(before + total));
+	KUNIT_EXPECT_EQ(test, sum, want);
+	KUNIT_EXPECT_EQ(test, (u64)kmmio_test_calls(ctx), 2 * total);
+	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 2 * total);
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
+	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 0);
+	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+	kunit_info(test, "%d CPUs, %llu locked additions\n", n, total);
+	kmmio_test_disarm(ctx);
 }
 
 /*
@@ -1520,7 +1815,7 @@ static void kmmio_smp_hammer(struct kunit *test)
 }
 
 /*
- * One CPU single-steps additions to a traced page while every CPU writes
+ * One CPU single-steps rotations of a traced word while every CPU writes
  * and reads its own word of it, under @policy.  Returns the accesses of
  * the others that were not reported.
  */
@@ -1544,7 +1839,7 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	s0 = kmmio_test_stats();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	for (i = 0; i < steps; i++) {
-		kmmio_test_add5(p);
+		kmmio_test_rol8(p);
 		cond_resched();
 	}
 	WRITE_ONCE(kmmio_fallback_policy, saved);
@@ -1559,7 +1854,7 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	KUNIT_EXPECT_EQ(test, num_online_cpus(), n);
 	KUNIT_EXPECT_EQ(test, bad, 0);
 	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 0x800, 4),
-			(u64)(u32)(before + 5 * steps));
+			(u64)rol32(before, (8 * steps) % 32));
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, (u64)steps);
 	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
 	KUNIT_EXPECT_LE(test, calls, done + steps);
@@ -1651,7 +1946,7 @@ static void kmmio_bench_read(void *p)
 
 static void kmmio_bench_rmw(void *p)
 {
-	asm volatile(".byte 0x83, 0x00, 0x00" /* addl $0, (%rax) */
+	asm volatile(KMMIO_TEST_ROL8
 		     : : "a" (p) : "memory", "cc");
 }
 
@@ -1800,6 +2095,7 @@ static struct kunit_case kmmio_smp_cases[] = {
 	KUNIT_CASE_SLOW(kmmio_smp_hammer),
 	KUNIT_CASE_SLOW(kmmio_smp_unregister_under_load),
 	KUNIT_CASE_SLOW(kmmio_smp_stop),
+	KUNIT_CASE_SLOW(kmmio_smp_lock_xadd),
 	{}
 };
 
