@@ -1950,6 +1950,22 @@ static void kmmio_bench_rmw(void *p)
 		     : : "a" (p) : "memory", "cc");
 }
 
+static void kmmio_bench_write(void *p)
+{
+	writel(0x5a5a5a5a, (void __iomem *)p);
+}
+
+/* Read-modify-writes that leave the word as it is: one R and one W. */
+static void kmmio_bench_or(void *p)
+{
+	asm volatile("orl $0, (%0)" : : "r" (p) : "memory", "cc");
+}
+
+static void kmmio_bench_lock_or(void *p)
+{
+	asm volatile("lock orl $0, (%0)" : : "r" (p) : "memory", "cc");
+}
+
 static void kmmio_bench_fault(void *p)
 {
 	u32 v;
@@ -1965,6 +1981,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	/* vmalloc() leaves an unmapped guard page after each area. */
 	void *guard = plain + PAGE_SIZE;
 	u64 untraced, fault_off, fault_on, emulate, emulate_mid, step, stop;
+	u64 write, rmw, lock_rmw;
 	u64 traced0 = kmmio_test_stats().traced;
 	int policy = kmmio_fallback_policy;
 
@@ -1979,6 +1996,12 @@ static void kmmio_bench_paths(struct kunit *test)
 	/* Not at the start of a page: the operand is where the fault was. */
 	emulate_mid = kmmio_bench_loop(kmmio_bench_read, ctx->page + 0x100,
 				       KMMIO_BENCH_N);
+	write = kmmio_bench_loop(kmmio_bench_write, ctx->page + 0x100,
+				 KMMIO_BENCH_N);
+	rmw = kmmio_bench_loop(kmmio_bench_or, ctx->page + 0x100,
+			       KMMIO_BENCH_N);
+	lock_rmw = kmmio_bench_loop(kmmio_bench_lock_or, ctx->page + 0x100,
+				    KMMIO_BENCH_N);
 	step = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
 	stop = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
@@ -1986,14 +2009,20 @@ static void kmmio_bench_paths(struct kunit *test)
 	kmmio_test_disarm(ctx);
 	vfree(plain);
 
-	/* Each traced access reported once: the loops measured the paths. */
+	/*
+	 * Each traced access reported once (a read-modify-write is two):
+	 * the loops measured the paths.
+	 */
 	KUNIT_EXPECT_EQ(test, kmmio_test_stats().traced - traced0,
-			(u64)4 * (KMMIO_BENCH_N + 1));
+			(u64)9 * (KMMIO_BENCH_N + 1));
 	kunit_info(test, "bench untraced_access %llu\n", untraced);
 	kunit_info(test, "bench fault_key_off %llu\n", fault_off);
 	kunit_info(test, "bench fault_key_on %llu\n", fault_on);
 	kunit_info(test, "bench emulated_access %llu\n", emulate);
 	kunit_info(test, "bench emulated_mid_page %llu\n", emulate_mid);
+	kunit_info(test, "bench emulated_write %llu\n", write);
+	kunit_info(test, "bench emulated_rmw %llu\n", rmw);
+	kunit_info(test, "bench emulated_lock_rmw %llu\n", lock_rmw);
 	kunit_info(test, "bench single_step_access %llu\n", step);
 	kunit_info(test, "bench single_step_stopped %llu\n", stop);
 }
