@@ -631,39 +631,42 @@ static unsigned long kmmio_operand_addr(struct insn *insn,
 				 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
 
 /*
- * kmmio_alu_<op>(): run "<op> s, d" (or "<op> d") on registers, with the
- * arithmetic flags of *@f loaded before and stored after, so that the CPU
- * computes the result and the flags itself, the undefined ones included,
- * as KVM's fastop does.  *@f holds the rest of the current RFLAGS (IF,
- * AC, DF), so popf changes nothing else.  XADD also updates *@s.
+ * Run @insn with the arithmetic flags of @fl loaded before it and stored
+ * in @fl after it, so that the CPU computes the result and the flags
+ * itself, the undefined ones included, as KVM's fastop does.  @fl holds
+ * the rest of the current RFLAGS (IF, AC, DF), so popf changes nothing
+ * else.  The operands are the outputs, [fl] among them.
  */
-#define KMMIO_ALU2(op)							\
-static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
-				    int size, unsigned long *f)		\
+#define KMMIO_FLAGS_ASM(insn, ...)					\
+	asm("push %[fl]\n\tpopf\n\t" insn "\n\tpushf\n\tpop %[fl]"	\
+	    : __VA_ARGS__)
+
+/*
+ * kmmio_alu_<op>_wide(): "<op> *@s, @d" of 2, 4 or sizeof(long) bytes on
+ * registers, with the flags *@f (see KMMIO_FLAGS_ASM()); XADD also
+ * updates *@s.  The bit instructions, which have no byte form, use it
+ * directly; kmmio_alu_<op>() adds the byte form.
+ */
+#define KMMIO_ALU2_WIDE(op)						\
+static unsigned long kmmio_alu_##op##_wide(unsigned long d,		\
+					   unsigned long *s, int size,	\
+					   unsigned long *f)		\
 {									\
 	unsigned long src = *s, fl = *f;				\
 									\
 	switch (size) {							\
-	case 1:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "b %b[src], %b[dst]\n\t"\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+q" (d), [src] "+q" (src), [fl] "+r" (fl));\
-		break;							\
 	case 2:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "w %w[src], %w[dst]\n\t"\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(#op "w %w[src], %w[dst]", [dst] "+r" (d),\
+				[src] "+r" (src), [fl] "+r" (fl));	\
 		break;							\
 	case 4:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "l %k[src], %k[dst]\n\t"\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(#op "l %k[src], %k[dst]", [dst] "+r" (d),\
+				[src] "+r" (src), [fl] "+r" (fl));	\
 		break;							\
 	default:	/* long: 8 bytes, or 4 on 32-bit */		\
-		asm("push %[fl]\n\tpopf\n\t" __ASM_SIZE(op)		\
-		    "%[src], %[dst]\n\t"				\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(__ASM_SIZE(op) "%[src], %[dst]",	\
+				[dst] "+r" (d), [src] "+r" (src),	\
+				[fl] "+r" (fl));			\
 		break;							\
 	}								\
 	*s = src;							\
@@ -671,35 +674,23 @@ static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 	return d;							\
 }
 
-/* The bit instructions have no byte form. */
-#define KMMIO_ALU2W(op)							\
+#define KMMIO_ALU2(op)							\
+KMMIO_ALU2_WIDE(op)							\
 static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 				    int size, unsigned long *f)		\
 {									\
 	unsigned long src = *s, fl = *f;				\
 									\
-	switch (size) {							\
-	case 2:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "w %w[src], %w[dst]\n\t"\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
-		break;							\
-	case 4:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "l %k[src], %k[dst]\n\t"\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
-		break;							\
-	default:	/* long: 8 bytes, or 4 on 32-bit */		\
-		asm("push %[fl]\n\tpopf\n\t" __ASM_SIZE(op)		\
-		    "%[src], %[dst]\n\t"				\
-		    "pushf\n\tpop %[fl]"				\
-		    : [dst] "+r" (d), [src] "+r" (src), [fl] "+r" (fl));\
-		break;							\
-	}								\
+	if (size != 1)							\
+		return kmmio_alu_##op##_wide(d, s, size, f);		\
+	KMMIO_FLAGS_ASM(#op "b %b[src], %b[dst]", [dst] "+q" (d),	\
+			[src] "+q" (src), [fl] "+r" (fl));		\
+	*s = src;							\
 	*f = fl;							\
 	return d;							\
 }
 
+/* kmmio_alu_<op>(): "<op> @d", @s unused. */
 #define KMMIO_ALU1(op)							\
 static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 				    int size, unsigned long *f)		\
@@ -708,20 +699,20 @@ static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 									\
 	switch (size) {							\
 	case 1:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "b %b[dst]\n\t"	\
-		    "pushf\n\tpop %[fl]" : [dst] "+q" (d), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(#op "b %b[dst]", [dst] "+q" (d),	\
+				[fl] "+r" (fl));			\
 		break;							\
 	case 2:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "w %w[dst]\n\t"	\
-		    "pushf\n\tpop %[fl]" : [dst] "+r" (d), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(#op "w %w[dst]", [dst] "+r" (d),	\
+				[fl] "+r" (fl));			\
 		break;							\
 	case 4:								\
-		asm("push %[fl]\n\tpopf\n\t" #op "l %k[dst]\n\t"	\
-		    "pushf\n\tpop %[fl]" : [dst] "+r" (d), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(#op "l %k[dst]", [dst] "+r" (d),	\
+				[fl] "+r" (fl));			\
 		break;							\
 	default:	/* long: 8 bytes, or 4 on 32-bit */		\
-		asm("push %[fl]\n\tpopf\n\t" __ASM_SIZE(op) "%[dst]\n\t"\
-		    "pushf\n\tpop %[fl]" : [dst] "+r" (d), [fl] "+r" (fl));\
+		KMMIO_FLAGS_ASM(__ASM_SIZE(op) "%[dst]", [dst] "+r" (d),\
+				[fl] "+r" (fl));			\
 		break;							\
 	}								\
 	*f = fl;							\
@@ -742,10 +733,10 @@ KMMIO_ALU1(inc)
 KMMIO_ALU1(dec)
 KMMIO_ALU1(not)
 KMMIO_ALU1(neg)
-KMMIO_ALU2W(bt)
-KMMIO_ALU2W(bts)
-KMMIO_ALU2W(btr)
-KMMIO_ALU2W(btc)
+KMMIO_ALU2_WIDE(bt)
+KMMIO_ALU2_WIDE(bts)
+KMMIO_ALU2_WIDE(btr)
+KMMIO_ALU2_WIDE(btc)
 
 /* CMPXCHG compares with, and on a mismatch loads, the accumulator *@a. */
 static unsigned long kmmio_alu_cmpxchg(unsigned long d, unsigned long s,
@@ -756,25 +747,21 @@ static unsigned long kmmio_alu_cmpxchg(unsigned long d, unsigned long s,
 
 	switch (size) {
 	case 1:
-		asm("push %[fl]\n\tpopf\n\tcmpxchgb %b[src], %b[dst]\n\t"
-		    "pushf\n\tpop %[fl]"
-		    : [dst] "+q" (d), [fl] "+r" (fl), "+a" (ax) : [src] "q" (s));
+		KMMIO_FLAGS_ASM("cmpxchgb %b[src], %b[dst]", [dst] "+q" (d),
+				[src] "+q" (s), [fl] "+r" (fl), "+a" (ax));
 		break;
 	case 2:
-		asm("push %[fl]\n\tpopf\n\tcmpxchgw %w[src], %w[dst]\n\t"
-		    "pushf\n\tpop %[fl]"
-		    : [dst] "+r" (d), [fl] "+r" (fl), "+a" (ax) : [src] "r" (s));
+		KMMIO_FLAGS_ASM("cmpxchgw %w[src], %w[dst]", [dst] "+r" (d),
+				[src] "+r" (s), [fl] "+r" (fl), "+a" (ax));
 		break;
 	case 4:
-		asm("push %[fl]\n\tpopf\n\tcmpxchgl %k[src], %k[dst]\n\t"
-		    "pushf\n\tpop %[fl]"
-		    : [dst] "+r" (d), [fl] "+r" (fl), "+a" (ax) : [src] "r" (s));
+		KMMIO_FLAGS_ASM("cmpxchgl %k[src], %k[dst]", [dst] "+r" (d),
+				[src] "+r" (s), [fl] "+r" (fl), "+a" (ax));
 		break;
 #ifdef CONFIG_X86_64
 	case 8:
-		asm("push %[fl]\n\tpopf\n\tcmpxchgq %q[src], %q[dst]\n\t"
-		    "pushf\n\tpop %[fl]"
-		    : [dst] "+r" (d), [fl] "+r" (fl), "+a" (ax) : [src] "r" (s));
+		KMMIO_FLAGS_ASM("cmpxchgq %q[src], %q[dst]", [dst] "+r" (d),
+				[src] "+r" (s), [fl] "+r" (fl), "+a" (ax));
 		break;
 #endif
 	}
@@ -810,10 +797,10 @@ static unsigned long kmmio_alu(enum insn_mmio_alu op, int size,
 		[INSN_MMIO_ALU_NOT] = kmmio_alu_not,
 		[INSN_MMIO_ALU_NEG] = kmmio_alu_neg,
 		[INSN_MMIO_ALU_XADD] = kmmio_alu_xadd,
-		[INSN_MMIO_ALU_BT] = kmmio_alu_bt,
-		[INSN_MMIO_ALU_BTS] = kmmio_alu_bts,
-		[INSN_MMIO_ALU_BTR] = kmmio_alu_btr,
-		[INSN_MMIO_ALU_BTC] = kmmio_alu_btc,
+		[INSN_MMIO_ALU_BT] = kmmio_alu_bt_wide,
+		[INSN_MMIO_ALU_BTS] = kmmio_alu_bts_wide,
+		[INSN_MMIO_ALU_BTR] = kmmio_alu_btr_wide,
+		[INSN_MMIO_ALU_BTC] = kmmio_alu_btc_wide,
 	};
 	unsigned long f;
 
