@@ -523,6 +523,7 @@ void kmmio_read_stats(int cpu, struct kmmio_stats *stats)
 	stats->stepped = READ_ONCE(s->stepped);
 	stats->refused = READ_ONCE(s->refused);
 	stats->dropped = READ_ONCE(s->dropped);
+	stats->unarmed = READ_ONCE(s->unarmed);
 }
 EXPORT_SYMBOL_GPL(kmmio_read_stats);
 
@@ -711,19 +712,22 @@ static int kmmio_stats_show(struct seq_file *m, void *v)
 	struct kmmio_stats s, sum = {};
 	int cpu, i, n;
 
-	seq_puts(m, "cpu traced emulated stepped refused dropped\n");
+	seq_puts(m, "cpu traced emulated stepped refused dropped unarmed\n");
 	for_each_possible_cpu(cpu) {
 		kmmio_read_stats(cpu, &s);
-		seq_printf(m, "%d %llu %llu %llu %llu %llu\n", cpu, s.traced,
-			   s.emulated, s.stepped, s.refused, s.dropped);
+		seq_printf(m, "%d %llu %llu %llu %llu %llu %llu\n", cpu,
+			   s.traced, s.emulated, s.stepped, s.refused,
+			   s.dropped, s.unarmed);
 		sum.traced += s.traced;
 		sum.emulated += s.emulated;
 		sum.stepped += s.stepped;
 		sum.refused += s.refused;
 		sum.dropped += s.dropped;
+		sum.unarmed += s.unarmed;
 	}
-	seq_printf(m, "all %llu %llu %llu %llu %llu\n", sum.traced,
-		   sum.emulated, sum.stepped, sum.refused, sum.dropped);
+	seq_printf(m, "all %llu %llu %llu %llu %llu %llu\n", sum.traced,
+		   sum.emulated, sum.stepped, sum.refused, sum.dropped,
+		   sum.unarmed);
 	for_each_possible_cpu(cpu) {
 		n = kmmio_read_fallback_ops(cpu, ops, ARRAY_SIZE(ops));
 		for (i = 0; i < n; i++)

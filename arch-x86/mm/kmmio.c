@@ -14,12 +14,14 @@
  * traced page never becomes present, so every CPU keeps trapping and no
  * access by an emulated instruction is missed, with all CPUs online.
  *
- * Instructions the emulator does not handle (read-modify-write, SSE, ...)
- * fall back, counted and reported, to making the page present and
- * single-stepping the instruction, as this code always did before it
- * learnt to emulate.  While one CPU single-steps, the other CPUs' accesses
- * to that page are not seen; the "fallback" parameter can refuse that, or
- * hold the other CPUs for the duration of the step.
+ * Instructions the emulator does not handle (SSE, shifts, ...) fall back,
+ * counted and reported: they are single-stepped with the register that
+ * addresses their operand moved onto the alias, so the page stays armed
+ * and the other CPUs keep trapping (kmmio_rebase()).  Only what cannot be
+ * moved so is single-stepped on the page made present, as this code
+ * always did before it learnt to emulate; the other CPUs' accesses to that
+ * page meanwhile are not seen, and the "fallback" parameter can refuse
+ * that, or hold the other CPUs for the duration of the step.
  *
  * Based on kprobes:
  * (C) 2002 Louis Zhuang <louis.zhuang@intel.com>.
@@ -68,11 +70,15 @@
 struct kmmio_context {
 	struct kmmio_fault_page *fpage;
 	unsigned long saved_flags;
-	unsigned long addr;
+	unsigned long addr;	/* the page made present; 0 on the alias */
 	int active;
+	bool rebased;		/* the step is on the alias: kmmio_rebase() */
 	bool stopped;		/* the other CPUs are held: "stop" policy */
 	bool all_held;		/* ... all of them arrived in time */
 	u32 saved_tpr;		/* the APIC task priority before the step */
+	int moved_off;		/* rebased: the pt_regs offset of the register */
+	unsigned long delta;	/* ... that was moved by delta */
+	unsigned long moved;	/* ... to this value */
 };
 
 VISIBLE_IF_KUNIT int kmmio_fallback_policy = KMMIO_FALLBACK_STEP;
@@ -109,7 +115,7 @@ static const struct kernel_param_ops kmmio_fallback_ops = {
 
 module_param_cb(fallback, &kmmio_fallback_ops, NULL, 0644);
 MODULE_PARM_DESC(fallback,
-		 "Accesses the emulator cannot handle: step (single-step them, other CPUs' accesses to the page meanwhile are not seen), refuse (stop tracing the page) or stop (single-step them with the other CPUs held)");
+		 "Accesses the emulator cannot handle and cannot single-step on the alias: step (single-step them on the page, other CPUs' accesses to it meanwhile are not seen), refuse (stop tracing the page) or stop (single-step them with the other CPUs held)");
 
 /*
  * Locking, beside the generic core's (mm/kmmio.c):
@@ -1108,18 +1114,225 @@ static int kmmio_fetch(unsigned long ip, u8 *buf)
 	return 0;
 }
 
+static bool kmmio_has_prefix(struct insn *insn, insn_byte_t want)
+{
+	insn_byte_t prefix;
+
+	for_each_insn_prefix(insn, prefix) {
+		if (prefix == want)
+			return true;
+	}
+	return false;
+}
+
 /*
- * Single-step the access to @f: the #DB after it ends in
- * post_kmmio_handler().
+ * The widest memory operand of an instruction that kmmio_rebase() moves:
+ * a general-purpose, SSE or CMPXCHG16B access, and with VEX an AVX one.
+ * Wider (x87 state, XSAVE, MOVDIR64B) and scattered (VSIB) operands are
+ * refused by kmmio_rebase_form().
  */
-static void kmmio_begin_step(struct pt_regs *regs, struct kmmio_fault_page *f)
+#define KMMIO_REBASE_MAX	16
+#define KMMIO_REBASE_MAX_VEX	32
+
+/*
+ * May the instruction @insn, whose ModRM byte names a memory operand, be
+ * single-stepped with a register that addresses the operand moved by
+ * kmmio_rebase()?  Returns the widest its operand can be, or 0 if not.
+ * *@avoid gets the registers (bits by number) that the instruction also
+ * reads as data, implicitly or in its ModRM reg field: moving one of them
+ * would change what it computes or stores.  Those it only writes may be
+ * moved (they are not restored after the step then).
+ */
+static int kmmio_rebase_form(struct insn *insn, unsigned int *avoid)
+{
+	u8 op0 = insn->opcode.bytes[0], op1 = insn->opcode.bytes[1];
+	u8 op2 = insn->opcode.bytes[2];
+	int reg = X86_MODRM_REG(insn->modrm.value);
+	bool reg_read = true;
+
+	if (X86_REX_R(insn->rex_prefix.value))
+		reg += 8;
+	/* The stack pointer: an interrupt would push onto the alias. */
+	*avoid = BIT(4);
+
+	if (insn_is_rex2(insn) || insn_is_evex(insn) || insn_is_xop(insn))
+		return 0;
+	if (insn->vex_prefix.nbytes) {
+		/* VEX.X and VEX.B, which insn_get_addr_ref() does not use. */
+		if (insn->vex_prefix.nbytes == 3 &&
+		    (insn->vex_prefix.bytes[1] & 0x60) != 0x60)
+			return 0;
+		/* BMI names registers in VEX.vvvv too; gathers use VSIB. */
+		if (insn_vex_m_bits(insn) == 2 &&
+		    (op0 >= 0xf0 || (op0 & 0xf0) == 0x90))
+			return 0;
+		/* The reg field is a vector, or a result register. */
+		return KMMIO_REBASE_MAX_VEX;
+	}
+
+	switch (op0) {
+	case 0x0f:
+		break;
+	case 0x8a: case 0x8b:			/* MOV r, m */
+	case 0x63:				/* MOVSXD r, m */
+	case 0x69: case 0x6b:			/* IMUL r, m, imm */
+	case 0x80 ... 0x83:			/* ALU m, imm */
+	case 0x8c: case 0x8e: case 0x8f:	/* MOV m/Sreg, POP m */
+	case 0xc0: case 0xc1: case 0xd0: case 0xd1:	/* shifts */
+	case 0xc6: case 0xc7: case 0xfe: case 0xff:
+		reg_read = false;
+		break;
+	case 0xd2: case 0xd3:			/* shifts by CL */
+		*avoid |= BIT(1);
+		reg_read = false;
+		break;
+	case 0xf6: case 0xf7:
+		reg_read = false;
+		if (X86_MODRM_REG(insn->modrm.value) >= 4)
+			*avoid |= BIT(0) | BIT(2);	/* MUL, DIV: rDX:rAX */
+		break;
+	case 0xd8 ... 0xdf:			/* x87: up to 108 bytes */
+		return 0;
+	default:
+		break;
+	}
+	if (op0 != 0x0f)
+		goto out;
+
+	switch (op1) {
+	case 0x38:
+		if (op2 == 0xf8)		/* MOVDIR64B, ENQCMD */
+			return 0;
+		/* MOVBE r, m loads; with F2 it is CRC32, which accumulates. */
+		if (op2 < 0xf0 || (op2 == 0xf0 && !kmmio_has_prefix(insn, 0xf2)))
+			reg_read = false;
+		break;
+	case 0x3a:
+		if (op2 < 0xf0)
+			reg_read = false;	/* SSE: the reg field is a vector */
+		break;
+	case 0x01:				/* descriptor tables */
+	case 0xae:				/* FXSAVE, XSAVE, CLFLUSH */
+		return 0;
+	case 0xc7:
+		if (X86_MODRM_REG(insn->modrm.value) != 1)
+			return 0;		/* XSAVES, XRSTORS, ... */
+		*avoid |= BIT(0) | BIT(1) | BIT(2) | BIT(3);	/* CMPXCHG8B */
+		break;
+	case 0xb0: case 0xb1:			/* CMPXCHG: rAX too */
+		*avoid |= BIT(0);
+		break;
+	case 0xa5: case 0xad:			/* SHLD, SHRD by CL */
+		*avoid |= BIT(1);
+		break;
+	case 0x00: case 0x0d: case 0x18 ... 0x1f:	/* the reg field is a code */
+	case 0x90 ... 0x9f:			/* SETcc */
+	case 0xba:				/* BT* m, imm */
+	case 0x10 ... 0x17: case 0x28 ... 0x2b: case 0x2e: case 0x2f:
+	case 0x50 ... 0x7f: case 0xc2: case 0xc4 ... 0xc6:
+	case 0xd0 ... 0xfe:			/* SSE, MMX: a vector */
+	case 0x2c: case 0x2d:			/* CVT*2SI: a result */
+	case 0xb2: case 0xb4 ... 0xb8:		/* LSS, LFS, LGS, MOVZX, POPCNT */
+	case 0xbc ... 0xbf:			/* BSF, BSR, MOVSX */
+		reg_read = false;
+		break;
+	default:
+		break;
+	}
+out:
+	if (reg_read)
+		*avoid |= BIT(reg);
+	return KMMIO_REBASE_MAX;
+}
+
+/*
+ * The out-of-line fallback: make the instruction at @regs, which accessed
+ * @fault and which the emulator does not handle, access the alias of the
+ * page instead, by moving the base register of its operand (or, without
+ * one, its index register) by the distance from the page to the alias
+ * for one single step.  The page stays armed: another CPU's access to it
+ * meanwhile traps and is traced as always.  post_kmmio_handler() moves
+ * the register back, unless the instruction wrote it.
+ *
+ * The operand must lie, for the widest access the form can make, within
+ * the pages of one probe, for its alias covers no more.  Refused: an
+ * operand addressed relative to RIP, with no register, with the stack
+ * pointer, or with the same register as base and index; a segment
+ * override or 32-bit addressing; a register the instruction reads as
+ * data too (kmmio_rebase_form()).  Those are stepped on the page.
+ *
+ * Return: true when the register was moved; @ctx records it.
+ */
+static bool kmmio_rebase(struct pt_regs *regs, struct insn *insn,
+			 unsigned long fault, struct kmmio_context *ctx)
+{
+	u8 modrm = insn->modrm.value, mod = X86_MODRM_MOD(modrm);
+	int base, index = -1, regno, width;
+	unsigned long ea, delta, *r;
+	unsigned int avoid;
+	struct kmmio_probe *p;
+
+	if (!insn->modrm.nbytes || mod == 3 || insn_rip_relative(insn) ||
+	    insn->addr_bytes != sizeof(long) || kmmio_seg_override(insn))
+		return false;
+	width = kmmio_rebase_form(insn, &avoid);
+	if (!width)
+		return false;
+
+	if (insn->sib.nbytes) {
+		base = X86_SIB_BASE(insn->sib.value);
+		index = X86_SIB_INDEX(insn->sib.value);
+		if (X86_REX_X(insn->rex_prefix.value))
+			index += 8;
+		if (index == 4)
+			index = -1;
+	} else {
+		base = X86_MODRM_RM(modrm);
+	}
+	if (!mod && base == 5)
+		base = -1;		/* a 32-bit displacement, no base */
+	else if (X86_REX_B(insn->rex_prefix.value))
+		base += 8;
+	regno = base >= 0 ? base : index;
+	if (regno < 0 || (base >= 0 && base == index) || (avoid & BIT(regno)))
+		return false;
+
+	ea = (unsigned long)insn_get_addr_ref(insn, regs);
+	if (ea == -1UL || fault - ea >= width)
+		return false;
+	p = get_kmmio_alias(ea, width, get_kmmio_probe(fault));
+	if (!p)
+		return false;
+
+	delta = (unsigned long)p->alias->addr - p->page_start;
+	if (base < 0)
+		delta >>= X86_SIB_SCALE(insn->sib.value);
+	ctx->moved_off = pt_regs_offset(regs, regno);
+	if (ctx->moved_off < 0)
+		return false;
+	r = (void *)regs + ctx->moved_off;
+	*r += delta;
+	ctx->delta = delta;
+	ctx->moved = *r;
+	return true;
+}
+
+/*
+ * Single-step the access to @f, on the alias if @rebased: the #DB after
+ * it ends in post_kmmio_handler().
+ */
+static void kmmio_begin_step(struct pt_regs *regs, struct kmmio_fault_page *f,
+			     bool rebased)
 {
 	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
 
 	this_cpu_inc(kmmio_stats.stepped);
+	if (!rebased)
+		this_cpu_inc(kmmio_stats.unarmed);
 	ctx->active++;
 	ctx->fpage = f;
-	ctx->addr = f->addr;
+	ctx->rebased = rebased;
+	ctx->addr = rebased ? 0 : f->addr;
 	ctx->saved_flags = regs->flags & X86_EFLAGS_TF;
 
 	/*
@@ -1324,24 +1537,32 @@ static int kmmio_fallback_stop(struct pt_regs *regs, unsigned long addr,
 	ctx->all_held = held;
 	ctx->saved_tpr = apic_read(APIC_TASKPRI);
 	apic_write(APIC_TASKPRI, APIC_TPRI_MASK);
-	kmmio_begin_step(regs, f);
+	kmmio_begin_step(regs, f, false);
 	return 2;
 }
 
 /*
- * The access at @addr cannot be emulated: report it as unknown with its
- * first instruction bytes, then single-step it or refuse it.  A CPU steps
- * one instruction at a time: an access from an interrupt taken while it
- * steps is refused, as is one in NMI context.  Returns 2, with the RCU
- * read lock held until post_kmmio_handler(), when it single-steps; 1
- * otherwise.
+ * The access at @addr by the instruction @insn (NULL if it could not be
+ * decoded) cannot be emulated: report it as unknown with its first
+ * instruction bytes, then single-step it on the alias, or, if it cannot
+ * be moved there, on the page or not at all, as the policy says.  A CPU
+ * steps one instruction at a time: an access from an interrupt taken
+ * while it steps is refused, as is one in NMI context.  Returns 2, with
+ * the RCU read lock held until post_kmmio_handler(), when it single-steps;
+ * 1 otherwise.
  */
 static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
-				 struct kmmio_fault_page *f, const u8 *buf,
-				 int len)
+				 struct kmmio_fault_page *f, struct insn *insn,
+				 const u8 *buf, int len)
 {
 	struct kmmio_context *ctx = this_cpu_ptr(&kmmio_ctx);
 	bool step = false, refuse = false, nmi = in_nmi(), locked = true;
+
+	if (insn && !nmi && !ctx->active && kmmio_rebase(regs, insn, addr, ctx)) {
+		kmmio_report_unknown(regs, f, addr, buf, len);
+		kmmio_begin_step(regs, f, true);
+		return 2;
+	}
 
 	/*
 	 * An NMI cannot round up the others (their NMIs would wait for its
@@ -1392,7 +1613,7 @@ static int kmmio_fallback_access(struct pt_regs *regs, unsigned long addr,
 		return 1;
 	}
 
-	kmmio_begin_step(regs, f);
+	kmmio_begin_step(regs, f, false);
 	return 2;
 }
 
@@ -1426,6 +1647,7 @@ int kmmio_handler(struct pt_regs *regs, unsigned long error_code,
 	u8 buf[MAX_INSN_SIZE];
 	struct insn insn;
 	int ret = 0, len;
+	bool decoded;
 
 	lockdep_assert_irqs_disabled();
 
@@ -1472,7 +1694,8 @@ int kmmio_handler(struct pt_regs *regs, unsigned long error_code,
 	}
 
 	len = kmmio_fetch(regs->ip, buf);
-	if (len && !kmmio_decode_at(regs->ip, buf, len, &insn)) {
+	decoded = len && !kmmio_decode_at(regs->ip, buf, len, &insn);
+	if (decoded) {
 		switch (kmmio_emulate_insn(regs, &insn, addr)) {
 		case 0:
 			ret = 1;
@@ -1493,7 +1716,8 @@ int kmmio_handler(struct pt_regs *regs, unsigned long error_code,
 		}
 	}
 
-	ret = kmmio_fallback_access(regs, addr, f, buf, len);
+	ret = kmmio_fallback_access(regs, addr, f, decoded ? &insn : NULL,
+				    buf, len);
 	if (ret == 2)
 		return 1;	/* RCU read lock held until the #DB */
 out:
@@ -1520,6 +1744,16 @@ static int post_kmmio_handler(unsigned long condition, struct pt_regs *regs)
 	if (!ctx->active)
 		goto out;
 
+	if (ctx->rebased) {
+		unsigned long *r = (void *)regs + ctx->moved_off;
+
+		/* Unless the instruction wrote the register itself. */
+		if (*r == ctx->moved)
+			*r -= ctx->delta;
+		ctx->rebased = false;
+		goto done;
+	}
+
 	f = ctx->fpage;
 	arch_spin_lock(&kmmio_pte_lock);
 	if (f->count && !f->armed && !f->refused)
@@ -1537,7 +1771,7 @@ static int post_kmmio_handler(unsigned long condition, struct pt_regs *regs)
 		/* Other CPUs may have cached the page meanwhile. */
 		irq_work_queue(&kmmio_flush_irq_work);
 	}
-
+done:
 	regs->flags &= ~X86_EFLAGS_TF;
 	regs->flags |= ctx->saved_flags;
 

@@ -79,6 +79,7 @@ static struct kmmio_stats kmmio_test_stats(void)
 		sum.stepped += s.stepped;
 		sum.refused += s.refused;
 		sum.dropped += s.dropped;
+		sum.unarmed += s.unarmed;
 	}
 	return sum;
 }
@@ -902,54 +903,82 @@ static void kmmio_test_rmw(struct kunit *test)
 
 /*
  * A read-modify-write form the emulator leaves alone: a rotation of the
- * dword by a byte, which reads and writes it.
+ * dword by a byte, which reads and writes it.  Addressed by one register,
+ * it is single-stepped on the alias, with the page armed.  Addressed by
+ * %rax as both base and index, which kmmio_rebase() does not move, it is
+ * single-stepped on the page (or refused, or stepped with the other CPUs
+ * stopped, as the policy says).  Returns %rax after it.
  */
 #define KMMIO_TEST_ROL8		".byte 0xc1, 0x00, 0x08" /* roll $8, (%rax) */
 #define KMMIO_TEST_ROL8_OP	0xc10008UL
+/* roll $8, (%rax,%rax,1) */
+#define KMMIO_TEST_ROL8_PAGE	".byte 0xc1, 0x04, 0x00, 0x08"
+#define KMMIO_TEST_ROL8_PAGE_OP	0xc10400UL
 
-static void kmmio_test_rol8(u32 *p)
+static unsigned long kmmio_test_rol8(u32 *p)
 {
+	unsigned long a = (unsigned long)p;
+
 	asm volatile(KMMIO_IP KMMIO_TEST_ROL8
-		     : : "a" (p), KMMIO_IP_IN : "r11", "memory", "cc");
+		     : "+a" (a) : KMMIO_IP_IN : "r11", "memory", "cc");
+	return a;
+}
+
+/* @p must be even: the address is twice %rax. */
+static void kmmio_test_rol8_page(u32 *p)
+{
+	unsigned long a = (unsigned long)p / 2;
+
+	asm volatile(KMMIO_IP KMMIO_TEST_ROL8_PAGE
+		     : "+a" (a) : KMMIO_IP_IN : "r11", "memory", "cc");
 }
 
 /*
  * A read-modify-write form the emulator leaves alone: it is reported as
- * UNKNOWN with its bytes, counted, and single-stepped with the right
- * result; the page is armed again afterwards.
+ * UNKNOWN with its bytes, counted, and single-stepped on the alias with
+ * the right result and the register that addresses it restored; the page
+ * is never made present.  With @on_page, the form that is stepped on the
+ * page: it is armed again afterwards.
  */
-static void kmmio_test_fallback_step(struct kunit *test)
+static void kmmio_test_fallback_steps(struct kunit *test, bool on_page)
 {
 	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
 	struct kmmio_stats s0 = kmmio_test_stats(), s1;
 	u32 *p = (u32 *)(ctx->page + KMMIO_TEST_OFF);
 	u32 before = kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4);
 	struct kmmio_fallback_op ops[KMMIO_FALLBACK_OPS];
+	unsigned long op = on_page ? KMMIO_TEST_ROL8_PAGE_OP : KMMIO_TEST_ROL8_OP;
+	unsigned long rax = (unsigned long)p;
 	int cpu, n, i;
 	bool found = false;
 
 	preempt_disable();
 	cpu = smp_processor_id();
-	kmmio_test_rol8(p);
+	if (on_page)
+		kmmio_test_rol8_page(p);
+	else
+		rax = kmmio_test_rol8(p);
 	preempt_enable();
 	s1 = kmmio_test_stats();
 
 	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
 			(u64)rol32(before, 8));
+	KUNIT_EXPECT_EQ(test, rax, (unsigned long)p);
 	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].width, 0);
-	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, KMMIO_TEST_ROL8_OP);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, op);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].ip, kmmio_test_ip);
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
+	KUNIT_EXPECT_EQ(test, s1.unarmed - s0.unarmed, on_page ? 1 : 0);
 	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 0);
 
 	n = kmmio_read_fallback_ops(cpu, ops, ARRAY_SIZE(ops));
 	for (i = 0; i < n; i++)
-		found |= ops[i].opcode == KMMIO_TEST_ROL8_OP && ops[i].count;
+		found |= ops[i].opcode == op && ops[i].count;
 	KUNIT_EXPECT_TRUE(test, found);
 
-	/* Armed again: the next access is emulated. */
+	/* Armed (again): the next access is emulated. */
 	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
 	WRITE_ONCE(*p, 7);
 	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 2);
@@ -957,9 +986,128 @@ static void kmmio_test_fallback_step(struct kunit *test)
 	kmmio_test_disarm(ctx);
 }
 
+static void kmmio_test_fallback_step(struct kunit *test)
+{
+	kmmio_test_fallback_steps(test, false);
+}
+
+static void kmmio_test_fallback_step_page(struct kunit *test)
+{
+	kmmio_test_fallback_steps(test, true);
+}
+
+/*
+ * The addressing forms kmmio_rebase() moves onto the alias, and those it
+ * leaves on the page: a register the instruction also reads as data
+ * (SHLD's source, MUL's %eax) is not moved, or the result would change.
+ * Each must leave memory and registers as the CPU does on RAM.
+ */
+struct kmmio_rebase_regs {
+	unsigned long ax, cx, dx, r12;
+};
+
+enum kmmio_rebase_form {
+	KMMIO_RB_BASE_INDEX,	/* roll $8, 8(%rdx,%rcx,4) */
+	KMMIO_RB_INDEX,		/* roll $8, 0(,%rcx,4) */
+	KMMIO_RB_R12,		/* roll $8, (%r12) */
+	KMMIO_RB_BSF,		/* bsfl (%rax), %eax: writes its base */
+	KMMIO_RB_SHLD,		/* shldl $8, %eax, (%rax): reads its base */
+	KMMIO_RB_MUL,		/* mull (%rax): reads %eax */
+	KMMIO_RB_N
+};
+
+static void kmmio_rebase_run(int form, struct kmmio_rebase_regs *r)
+{
+	register unsigned long r12 asm("r12") = r->r12;
+
+	switch (form) {
+	case KMMIO_RB_BASE_INDEX:
+		asm volatile("roll $8, 8(%%rdx,%%rcx,4)"
+			     : "+d" (r->dx), "+c" (r->cx) : : "memory", "cc");
+		break;
+	case KMMIO_RB_INDEX:
+		asm volatile("roll $8, 0(,%%rcx,4)"
+			     : "+c" (r->cx) : : "memory", "cc");
+		break;
+	case KMMIO_RB_R12:
+		asm volatile("roll $8, (%%r12)"
+			     : "+r" (r12) : : "memory", "cc");
+		break;
+	case KMMIO_RB_BSF:
+		asm volatile("bsfl (%%rax), %%eax"
+			     : "+a" (r->ax) : : "memory", "cc");
+		break;
+	case KMMIO_RB_SHLD:
+		asm volatile("shldl $8, %%eax, (%%rax)"
+			     : "+a" (r->ax) : : "memory", "cc");
+		break;
+	case KMMIO_RB_MUL:
+		asm volatile("mull (%%rax)"
+			     : "+a" (r->ax), "=d" (r->dx) : : "memory", "cc");
+		break;
+	}
+	r->r12 = r12;
+}
+
+static void kmmio_test_rebase(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
+	unsigned long p = (unsigned long)ctx->page + KMMIO_TEST_OFF;
+	struct kmmio_rebase_regs r, want;
+	struct kmmio_stats s0, s1;
+	u32 m, m_want;
+	int form;
+
+	for (form = 0; form < KMMIO_RB_N; form++) {
+		bool on_page = form == KMMIO_RB_SHLD || form == KMMIO_RB_MUL;
+
+		m = (kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4) & ~0xffU) | 0x10;
+		*(u32 *)kmmio_test_byte(ctx, KMMIO_TEST_OFF) = m;
+		r = (struct kmmio_rebase_regs){ .ax = p, .dx = p - 8 - 12,
+						.cx = 3, .r12 = p };
+		if (form == KMMIO_RB_INDEX)
+			r.cx = p / 4;
+		want = r;
+		m_want = rol32(m, 8);
+		switch (form) {
+		case KMMIO_RB_BSF:
+			want.ax = __ffs(m);
+			m_want = m;
+			break;
+		case KMMIO_RB_SHLD:
+			m_want = m << 8 | (u32)p >> 24;
+			break;
+		case KMMIO_RB_MUL:
+			want.ax = (u32)((u64)(u32)p * m);
+			want.dx = ((u64)(u32)p * m) >> 32;
+			m_want = m;
+			break;
+		}
+		atomic_set(&ctx->calls, 0);
+		s0 = kmmio_test_stats();
+		kmmio_rebase_run(form, &r);
+		s1 = kmmio_test_stats();
+
+		KUNIT_EXPECT_EQ_MSG(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4),
+				    (u64)m_want, "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, r.ax, want.ax, "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, r.cx, want.cx, "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, r.dx, want.dx, "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, r.r12, want.r12, "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, kmmio_test_calls(ctx), 1, "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, s1.stepped - s0.stepped, 1,
+				    "form %d", form);
+		KUNIT_EXPECT_EQ_MSG(test, s1.unarmed - s0.unarmed,
+				    (u64)on_page, "form %d", form);
+		KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
+	}
+	kmmio_test_disarm(ctx);
+}
+
 /*
  * roll $8 at KMMIO_TEST_OFF, refused: done once, reported as unknown, not
- * stepped, and the page no longer traced.
+ * stepped, and the page no longer traced.  (Only an access that cannot
+ * be stepped on the alias is refused.)
  */
 static void kmmio_test_expect_refused(struct kunit *test,
 				      struct kmmio_test_ctx *ctx, u32 before,
@@ -985,7 +1133,7 @@ static void kmmio_test_fallback_refuse(struct kunit *test)
 	int policy = kmmio_fallback_policy;
 
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
-	kmmio_test_rol8(p);
+	kmmio_test_rol8_page(p);
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	s1 = kmmio_test_stats();
 
@@ -1012,7 +1160,7 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
 	preempt_disable();
 	tpr0 = apic_read(APIC_TASKPRI);
-	kmmio_test_rol8(p);
+	kmmio_test_rol8_page(p);
 	tpr1 = apic_read(APIC_TASKPRI);
 	preempt_enable();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
@@ -1022,8 +1170,9 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 			(u64)rol32(before, 8));
 	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 1);
 	KUNIT_EXPECT_EQ(test, ctx->hits[0].opcode, MMIO_UNKNOWN_OP);
-	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, KMMIO_TEST_ROL8_OP);
+	KUNIT_EXPECT_EQ(test, ctx->hits[0].value, KMMIO_TEST_ROL8_PAGE_OP);
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 1);
+	KUNIT_EXPECT_EQ(test, s1.unarmed - s0.unarmed, 1);
 	KUNIT_EXPECT_EQ(test, s1.refused - s0.refused, 0);
 	KUNIT_EXPECT_EQ(test, tpr1, tpr0);
 	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
@@ -1399,11 +1548,14 @@ static void kmmio_test_ro_write(struct kunit *test)
 	kmmio_test_disarm_ro(ctx);
 }
 
-/* bsfl (%rax), %ecx: a read the emulator leaves alone. */
+/*
+ * bsfl (%rax,%rax,1), %ecx: a read the emulator leaves alone, and that is
+ * not stepped on the alias.  @p must be even.
+ */
 static void kmmio_test_bsf(u32 *p)
 {
-	asm volatile(".byte 0x0f, 0xbc, 0x08" /* bsfl (%rax), %ecx */
-		     : : "a" (p) : "rcx", "memory", "cc");
+	asm volatile("bsfl (%%rax,%%rax,1), %%ecx"
+		     : : "a" ((unsigned long)p / 2) : "rcx", "memory", "cc");
 }
 
 /*
@@ -1517,6 +1669,8 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE_PARAM(kmmio_test_moffs, kmmio_moffs_gen_params),
 	KUNIT_CASE_PARAM(kmmio_test_rmw, kmmio_rmw_gen_params),
 	KUNIT_CASE(kmmio_test_fallback_step),
+	KUNIT_CASE(kmmio_test_fallback_step_page),
+	KUNIT_CASE(kmmio_test_rebase),
 	KUNIT_CASE(kmmio_test_fallback_refuse),
 	KUNIT_CASE(kmmio_test_nmi_lock_held),
 	KUNIT_CASE(kmmio_test_fallback_stop),
@@ -1815,12 +1969,13 @@ static void kmmio_smp_hammer(struct kunit *test)
 }
 
 /*
- * One CPU single-steps rotations of a traced word while every CPU writes
- * and reads its own word of it, under @policy.  Returns the accesses of
- * the others that were not reported.
+ * One CPU single-steps rotations of a traced word, on the page if
+ * @on_page, else on the alias, while every CPU writes and reads its own
+ * word of it, under @policy.  Returns the accesses of the others that
+ * were not reported.
  */
 static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
-				     unsigned int steps)
+				     bool on_page, unsigned int steps)
 {
 	struct kmmio_test_ctx *ctx = kmmio_test_arm_pages(test, 2, 0,
 							  2 * PAGE_SIZE);
@@ -1839,7 +1994,10 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	s0 = kmmio_test_stats();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	for (i = 0; i < steps; i++) {
-		kmmio_test_rol8(p);
+		if (on_page)
+			kmmio_test_rol8_page(p);
+		else
+			kmmio_test_rol8(p);
 		cond_resched();
 	}
 	WRITE_ONCE(kmmio_fallback_policy, saved);
@@ -1856,9 +2014,11 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, 0x800, 4),
 			(u64)rol32(before, (8 * steps) % 32));
 	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, (u64)steps);
+	KUNIT_EXPECT_EQ(test, s1.unarmed - s0.unarmed, on_page ? (u64)steps : 0);
 	KUNIT_EXPECT_FALSE(test, kmmio_test_present(ctx->page));
 	KUNIT_EXPECT_LE(test, calls, done + steps);
 	kunit_info(test, "%s: %d CPUs, %u steps, %lu accesses, %lu not seen\n",
+		   !on_page ? "alias" :
 		   policy == KMMIO_FALLBACK_STOP ? "stop" : "step", n, steps,
 		   done, done + steps - calls);
 	kmmio_test_disarm(ctx);
@@ -1866,17 +2026,22 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 }
 
 /*
- * The "stop" policy misses nothing: while one CPU single-steps, the
- * others are held, and every access of theirs is reported.  No CPU is
- * taken offline.  With "step", their accesses during a step are not seen
- * (shown for comparison, not checked: it depends on timing).
+ * A single step on the alias misses nothing: the page stays armed, and
+ * every access of the other CPUs meanwhile is reported.  On the page,
+ * the "stop" policy misses nothing either: while one CPU single-steps,
+ * the others are held.  No CPU is taken offline.  With "step" on the
+ * page, their accesses during a step are not seen (shown for comparison,
+ * not checked: it depends on timing).
  */
 static void kmmio_smp_stop(struct kunit *test)
 {
 	if (num_online_cpus() < 2)
 		kunit_skip(test, "needs two CPUs online");
-	kmmio_smp_steps(test, KMMIO_FALLBACK_STEP, 200);
-	KUNIT_EXPECT_EQ(test, kmmio_smp_steps(test, KMMIO_FALLBACK_STOP, 200), 0);
+	KUNIT_EXPECT_EQ(test, kmmio_smp_steps(test, KMMIO_FALLBACK_STEP,
+					      false, 200), 0);
+	kmmio_smp_steps(test, KMMIO_FALLBACK_STEP, true, 200);
+	KUNIT_EXPECT_EQ(test, kmmio_smp_steps(test, KMMIO_FALLBACK_STOP,
+					      true, 200), 0);
 }
 
 /*
@@ -1950,6 +2115,12 @@ static void kmmio_bench_rmw(void *p)
 		     : : "a" (p) : "memory", "cc");
 }
 
+static void kmmio_bench_rmw_page(void *p)
+{
+	asm volatile(KMMIO_TEST_ROL8_PAGE
+		     : : "a" ((unsigned long)p / 2) : "memory", "cc");
+}
+
 static void kmmio_bench_write(void *p)
 {
 	writel(0x5a5a5a5a, (void __iomem *)p);
@@ -1981,6 +2152,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	/* vmalloc() leaves an unmapped guard page after each area. */
 	void *guard = plain + PAGE_SIZE;
 	u64 untraced, fault_off, fault_on, emulate, emulate_mid, step, stop;
+	u64 alias_step;
 	u64 write, rmw, lock_rmw;
 	u64 traced0 = kmmio_test_stats().traced;
 	int policy = kmmio_fallback_policy;
@@ -2002,9 +2174,10 @@ static void kmmio_bench_paths(struct kunit *test)
 			       KMMIO_BENCH_N);
 	lock_rmw = kmmio_bench_loop(kmmio_bench_lock_or, ctx->page + 0x100,
 				    KMMIO_BENCH_N);
-	step = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
+	alias_step = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
+	step = kmmio_bench_loop(kmmio_bench_rmw_page, ctx->page, KMMIO_BENCH_N);
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
-	stop = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
+	stop = kmmio_bench_loop(kmmio_bench_rmw_page, ctx->page, KMMIO_BENCH_N);
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	kmmio_test_disarm(ctx);
 	vfree(plain);
@@ -2014,7 +2187,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	 * the loops measured the paths.
 	 */
 	KUNIT_EXPECT_EQ(test, kmmio_test_stats().traced - traced0,
-			(u64)9 * (KMMIO_BENCH_N + 1));
+			(u64)10 * (KMMIO_BENCH_N + 1));
 	kunit_info(test, "bench untraced_access %llu\n", untraced);
 	kunit_info(test, "bench fault_key_off %llu\n", fault_off);
 	kunit_info(test, "bench fault_key_on %llu\n", fault_on);
@@ -2023,6 +2196,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	kunit_info(test, "bench emulated_write %llu\n", write);
 	kunit_info(test, "bench emulated_rmw %llu\n", rmw);
 	kunit_info(test, "bench emulated_lock_rmw %llu\n", lock_rmw);
+	kunit_info(test, "bench alias_step_access %llu\n", alias_step);
 	kunit_info(test, "bench single_step_access %llu\n", step);
 	kunit_info(test, "bench single_step_stopped %llu\n", stop);
 }

@@ -72,6 +72,7 @@ struct kmmio_stats {
 	u64	stepped;	/* single-stepped: not emulated, allowed */
 	u64	refused;	/* not emulated, refused by the policy */
 	u64	dropped;	/* on an armed page but outside every probe */
+	u64	unarmed;	/* of stepped: on the page, not on the alias */
 };
 
 /* Instruction forms single-stepped or refused, per CPU. */
