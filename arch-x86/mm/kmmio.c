@@ -46,6 +46,7 @@
 #include <linux/moduleparam.h>
 #include <linux/sched/clock.h>
 #include <linux/string.h>
+#include <linux/swab.h>
 #include <linux/sysfs.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
@@ -474,6 +475,18 @@ static unsigned long kmmio_trunc(unsigned long v, int size)
 	return size < sizeof(long) ? v & (BIT_ULL(size * 8) - 1) : v;
 }
 
+/* The @size bytes of @v in reverse order, as MOVBE moves them. */
+static unsigned long kmmio_swab(unsigned long v, int size)
+{
+	switch (size) {
+	case 2:
+		return swab16(v);
+	case 4:
+		return swab32(v);
+	}
+	return swab64(v);
+}
+
 /* The instruction forms the emulator handles. */
 enum kmmio_form {
 	KMMIO_NONE,
@@ -484,50 +497,38 @@ enum kmmio_form {
 	KMMIO_WRITE_IMM,	/* MOV mem, imm (REX.W: imm32 sign-extended) */
 	KMMIO_READ_MOFFS,	/* MOV AL/AX/EAX/RAX, moffs */
 	KMMIO_WRITE_MOFFS,	/* MOV moffs, AL/AX/EAX/RAX */
+	KMMIO_READ_SWAP,	/* MOVBE reg, mem: the bytes reversed */
+	KMMIO_WRITE_SWAP,	/* MOVBE mem, reg: the bytes reversed */
 	KMMIO_MOVS,		/* MOVS, also with REP */
 	KMMIO_STOS,		/* STOS, also with REP */
+	KMMIO_LODS,		/* LODS, also with REP */
 };
 
+static const enum kmmio_form kmmio_forms[] = {
+	[INSN_MMIO_READ] = KMMIO_READ,
+	[INSN_MMIO_READ_ZERO_EXTEND] = KMMIO_READ_ZX,
+	[INSN_MMIO_READ_SIGN_EXTEND] = KMMIO_READ_SX,
+	[INSN_MMIO_WRITE] = KMMIO_WRITE,
+	[INSN_MMIO_WRITE_IMM] = KMMIO_WRITE_IMM,
+	[INSN_MMIO_READ_MOFFS] = KMMIO_READ_MOFFS,
+	[INSN_MMIO_WRITE_MOFFS] = KMMIO_WRITE_MOFFS,
+	[INSN_MMIO_READ_SWAP] = KMMIO_READ_SWAP,
+	[INSN_MMIO_WRITE_SWAP] = KMMIO_WRITE_SWAP,
+	[INSN_MMIO_MOVS] = KMMIO_MOVS,
+	[INSN_MMIO_STOS] = KMMIO_STOS,
+	[INSN_MMIO_LODS] = KMMIO_LODS,
+};
+
+/* The moves, by the decoders TDX and SEV-ES share. */
 static enum kmmio_form kmmio_decode(struct insn *insn, int *size)
 {
-	switch (insn_decode_mmio(insn, size)) {
-	case INSN_MMIO_READ:
-		return KMMIO_READ;
-	case INSN_MMIO_READ_ZERO_EXTEND:
-		return KMMIO_READ_ZX;
-	case INSN_MMIO_READ_SIGN_EXTEND:
-		return KMMIO_READ_SX;
-	case INSN_MMIO_WRITE:
-		return KMMIO_WRITE;
-	case INSN_MMIO_WRITE_IMM:
-		return KMMIO_WRITE_IMM;
-	case INSN_MMIO_MOVS:
-		return KMMIO_MOVS;
-	default:
-		break;
-	}
+	enum insn_mmio_type type = insn_decode_mmio(insn, size);
 
-	/* Forms insn_decode_mmio() does not know. */
-	switch (insn->opcode.bytes[0]) {
-	case 0x63: /* MOVSXD r64, m32; r32, m32 without REX.W */
-		if (!insn->x86_64)
-			return KMMIO_NONE;	/* ARPL */
-		*size = min_t(int, insn->opnd_bytes, 4);
-		return insn->opnd_bytes == 8 ? KMMIO_READ_SX : KMMIO_READ;
-	case 0xa0: /* MOV AL, moffs8 */
-	case 0xa1: /* MOV eAX, moffs */
-		*size = insn->opcode.bytes[0] == 0xa0 ? 1 : insn->opnd_bytes;
-		return KMMIO_READ_MOFFS;
-	case 0xa2: /* MOV moffs8, AL */
-	case 0xa3: /* MOV moffs, eAX */
-		*size = insn->opcode.bytes[0] == 0xa2 ? 1 : insn->opnd_bytes;
-		return KMMIO_WRITE_MOFFS;
-	case 0xaa: /* STOS m8 */
-	case 0xab: /* STOS m16/m32/m64 */
-		*size = insn->opcode.bytes[0] == 0xaa ? 1 : insn->opnd_bytes;
-		return KMMIO_STOS;
-	}
-	return KMMIO_NONE;
+	if (type == INSN_MMIO_DECODE_FAILED)
+		type = insn_decode_mmio_more(insn, size);
+	if (type >= ARRAY_SIZE(kmmio_forms))
+		return KMMIO_NONE;
+	return kmmio_forms[type];
 }
 
 /*
@@ -546,7 +547,7 @@ static bool kmmio_seg_override(struct insn *insn)
 }
 
 /*
- * One iteration of MOVS or STOS.  With REP, the instruction pointer stays
+ * One iteration of MOVS, STOS or LODS.  With REP, the instruction pointer stays
  * on the instruction until the count runs out: the CPU executes the
  * iterations that touch no armed page itself and faults again on the
  * next one that does.
@@ -566,6 +567,17 @@ static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
 		return -EINVAL;
 	if (rep && !regs->cx)
 		goto done;
+
+	if (form == KMMIO_LODS) {
+		if (!kmmio_resolve(&src, regs->si, size))
+			return -EINVAL;
+		if (!src.alias)
+			return -EAGAIN;
+		val = kmmio_alias_read(src.alias, size);
+		kmmio_done(regs, &src, MMIO_READ, size, val, local_clock());
+		insn_assign_reg(&regs->ax, val, size);
+		goto next;
+	}
 
 	if (!kmmio_resolve(&dst, regs->di, size))
 		return -EINVAL;
@@ -604,9 +616,11 @@ static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
 		return -EFAULT;
 	kmmio_done(regs, &dst, MMIO_WRITE, size, val, t_dst);
 
+next:
 	step = regs->flags & X86_EFLAGS_DF ? -size : size;
-	regs->di += step;
-	if (form == KMMIO_MOVS)
+	if (form != KMMIO_LODS)
+		regs->di += step;
+	if (form != KMMIO_STOS)
 		regs->si += step;
 	if (rep && --regs->cx)
 		return 0;
@@ -982,6 +996,7 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 	}
 	case KMMIO_MOVS:
 	case KMMIO_STOS:
+	case KMMIO_LODS:
 		return kmmio_emulate_string(regs, insn, form, size);
 	case KMMIO_READ_MOFFS:
 	case KMMIO_WRITE_MOFFS:
@@ -1015,13 +1030,15 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 		return -EAGAIN;
 
 	write = form == KMMIO_WRITE || form == KMMIO_WRITE_IMM ||
-		form == KMMIO_WRITE_MOFFS;
+		form == KMMIO_WRITE_MOFFS || form == KMMIO_WRITE_SWAP;
 	if (write) {
 		if (form == KMMIO_WRITE_IMM) {
 			val = kmmio_trunc((long)insn->immediate.value, size);
 		} else {
 			val = 0;
 			memcpy(&val, reg, size);
+			if (form == KMMIO_WRITE_SWAP)
+				val = kmmio_swab(val, size);
 		}
 		if (!kmmio_wlock(&op, size, idx))
 			return -EBUSY;
@@ -1044,6 +1061,9 @@ VISIBLE_IF_KUNIT int kmmio_emulate_insn(struct pt_regs *regs, struct insn *insn,
 	case KMMIO_READ_SX:
 		insn_assign_reg(reg, sign_extend64(val, size * 8 - 1),
 				insn->opnd_bytes);
+		break;
+	case KMMIO_READ_SWAP:
+		insn_assign_reg(reg, kmmio_swab(val, size), size);
 		break;
 	default:
 		break;
