@@ -14,7 +14,7 @@
  * traced page never becomes present, so every CPU keeps trapping and no
  * access by an emulated instruction is missed, with all CPUs online.
  *
- * Instructions the emulator does not handle (SSE, shifts, ...) fall back,
+ * Instructions the emulator does not handle (SSE, SHLD, MUL, ...) fall back,
  * counted and reported: they are single-stepped with the register that
  * addresses their operand moved onto the alias, so the page stays armed
  * and the other CPUs keep trapping (kmmio_rebase()).  Only what cannot be
@@ -739,6 +739,42 @@ static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 	return d;							\
 }
 
+/*
+ * kmmio_alu_<op>(): "<op> %cl, @d" for the shift group, the count in the
+ * low byte of *@s.  The forms by one and by an immediate are done by CL:
+ * the CPU masks the count the same way, leaves the flags alone for a
+ * count of 0, and defines OF alike for a count of 1.
+ */
+#define KMMIO_SHIFT(op)							\
+static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
+				    int size, unsigned long *f)		\
+{									\
+	unsigned long fl = *f;						\
+	u8 cnt = *s;							\
+									\
+	switch (size) {							\
+	case 1:								\
+		KMMIO_FLAGS_ASM(#op "b %%cl, %b[dst]", [dst] "+q" (d),	\
+				[fl] "+r" (fl), "+c" (cnt));		\
+		break;							\
+	case 2:								\
+		KMMIO_FLAGS_ASM(#op "w %%cl, %w[dst]", [dst] "+r" (d),	\
+				[fl] "+r" (fl), "+c" (cnt));		\
+		break;							\
+	case 4:								\
+		KMMIO_FLAGS_ASM(#op "l %%cl, %k[dst]", [dst] "+r" (d),	\
+				[fl] "+r" (fl), "+c" (cnt));		\
+		break;							\
+	default:	/* long: 8 bytes, or 4 on 32-bit */		\
+		KMMIO_FLAGS_ASM(__ASM_SIZE(op) "%%cl, %[dst]",		\
+				[dst] "+r" (d), [fl] "+r" (fl),		\
+				"+c" (cnt));				\
+		break;							\
+	}								\
+	*f = fl;							\
+	return d;							\
+}
+
 KMMIO_ALU2(add)
 KMMIO_ALU2(or)
 KMMIO_ALU2(adc)
@@ -757,6 +793,13 @@ KMMIO_ALU2_WIDE(bt)
 KMMIO_ALU2_WIDE(bts)
 KMMIO_ALU2_WIDE(btr)
 KMMIO_ALU2_WIDE(btc)
+KMMIO_SHIFT(rol)
+KMMIO_SHIFT(ror)
+KMMIO_SHIFT(rcl)
+KMMIO_SHIFT(rcr)
+KMMIO_SHIFT(shl)
+KMMIO_SHIFT(shr)
+KMMIO_SHIFT(sar)
 
 /* CMPXCHG compares with, and on a mismatch loads, the accumulator *@a. */
 static unsigned long kmmio_alu_cmpxchg(unsigned long d, unsigned long s,
@@ -821,6 +864,13 @@ static unsigned long kmmio_alu(enum insn_mmio_alu op, int size,
 		[INSN_MMIO_ALU_BTS] = kmmio_alu_bts_wide,
 		[INSN_MMIO_ALU_BTR] = kmmio_alu_btr_wide,
 		[INSN_MMIO_ALU_BTC] = kmmio_alu_btc_wide,
+		[INSN_MMIO_ALU_ROL] = kmmio_alu_rol,
+		[INSN_MMIO_ALU_ROR] = kmmio_alu_ror,
+		[INSN_MMIO_ALU_RCL] = kmmio_alu_rcl,
+		[INSN_MMIO_ALU_RCR] = kmmio_alu_rcr,
+		[INSN_MMIO_ALU_SHL] = kmmio_alu_shl,
+		[INSN_MMIO_ALU_SHR] = kmmio_alu_shr,
+		[INSN_MMIO_ALU_SAR] = kmmio_alu_sar,
 	};
 	unsigned long f;
 
@@ -878,6 +928,10 @@ static int kmmio_emulate_rmw(struct pt_regs *regs, struct insn *insn,
 		memcpy(&src, reg, size);
 	else if (rmw->src == INSN_MMIO_SRC_IMM)
 		src = kmmio_trunc((long)insn->immediate.value, size);
+	else if (rmw->src == INSN_MMIO_SRC_ONE)
+		src = 1;
+	else if (rmw->src == INSN_MMIO_SRC_CL)
+		src = (u8)regs->cx;
 
 	if (kmmio_is_bt(rmw->op) && rmw->src == INSN_MMIO_SRC_REG) {
 		/*

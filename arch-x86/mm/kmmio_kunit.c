@@ -834,6 +834,15 @@ KMMIO_RMW(rmw_lock_cmpxchg_r32, "lock cmpxchgl %k[reg], (%[p])")
 KMMIO_RMW(rmw_lock_bts_r32, "lock btsl %k[reg], (%[p])")
 KMMIO_RMW(rmw_xchg_r32, "xchgl %k[reg], (%[p])")
 KMMIO_RMW(rmw_xchg_r8, "xchgb %b[reg], (%[p])")
+KMMIO_RMW(rmw_rol_imm_m32, "roll $8, (%[p])")
+KMMIO_RMW(rmw_ror_1_m8, "rorb $1, (%[p])")
+KMMIO_RMW(rmw_rcl_1_m16, "rclw $1, (%[p])")
+KMMIO_RMW(rmw_rcr_cl_m64, "rcrq %%cl, (%[p])")
+KMMIO_RMW(rmw_shl_cl_m32, "shll %%cl, (%[p])")
+KMMIO_RMW(rmw_shl_1_m64, "shlq $1, (%[p])")
+KMMIO_RMW(rmw_shr_imm_m64, "shrq $60, (%[p])")
+KMMIO_RMW(rmw_sar_1_m8, "sarb $1, (%[p])")
+KMMIO_RMW(rmw_sar_cl_m16, "sarw %%cl, (%[p])")
 
 struct kmmio_rmw_case {
 	const char *name;
@@ -894,6 +903,19 @@ static const struct kmmio_rmw_case kmmio_rmw_cases[] = {
 	{ "lock bts r32, m, bit 33", rmw_lock_bts_r32, 4, 4, true, 33 },
 	{ "xchg r32, m (locked)", rmw_xchg_r32, 4, 0, true, 0xfeedface },
 	{ "xchg r8, m (locked)", rmw_xchg_r8, 1, 0, true, 0x42 },
+	{ "rol imm8, m32", rmw_rol_imm_m32, 4, 0, true },
+	{ "ror 1, m8", rmw_ror_1_m8, 1, 0, true },
+	{ "rcl 1, m16, CF set", rmw_rcl_1_m16, 2, 0, true, 0, X86_EFLAGS_CF },
+	{ "rcr cl, m64, CF set", rmw_rcr_cl_m64, 8, 0, true, 3, X86_EFLAGS_CF },
+	{ "shl cl, m32", rmw_shl_cl_m32, 4, 0, true, 9 },
+	{ "shl cl 0, m32 keeps flags", rmw_shl_cl_m32, 4, 0, true, 0,
+	  X86_EFLAGS_CF | X86_EFLAGS_ZF | X86_EFLAGS_OF },
+	{ "shl cl 33, m32: the count masked to 1", rmw_shl_cl_m32, 4, 0, true,
+	  33 },
+	{ "shl 1, m64", rmw_shl_1_m64, 8, 0, true },
+	{ "shr imm8, m64", rmw_shr_imm_m64, 8, 0, true },
+	{ "sar 1, m8", rmw_sar_1_m8, 1, 0, true },
+	{ "sar cl, m16", rmw_sar_cl_m16, 2, 0, true, 5 },
 };
 
 static void kmmio_rmw_case_desc(const struct kmmio_rmw_case *c, char *desc)
@@ -1061,35 +1083,40 @@ static void kmmio_test_rmw(struct kunit *test)
 }
 
 /*
- * A read-modify-write form the emulator leaves alone: a rotation of the
- * dword by a byte, which reads and writes it.  Addressed by one register,
- * it is single-stepped on the alias, with the page armed.  Addressed by
- * %rax as both base and index, which kmmio_rebase() does not move, it is
- * single-stepped on the page (or refused, or stepped with the other CPUs
- * stopped, as the policy says).  Returns %rax after it.
+ * A read-modify-write form the emulator leaves alone: SHLD of the dword
+ * by a byte, with the bytes shifted in taken from %edx.  With %edx the
+ * dword's own value, that is a rotation by a byte: *@p becomes
+ * rol32(@cur, 8).  Addressed by one register, it is single-stepped on the
+ * alias, with the page armed.  Addressed by %rax as both base and index,
+ * which kmmio_rebase() does not move, it is single-stepped on the page
+ * (or refused, or stepped with the other CPUs stopped, as the policy
+ * says).  Returns %rax after it.
  */
-#define KMMIO_TEST_ROL8		".byte 0xc1, 0x00, 0x08" /* roll $8, (%rax) */
-#define KMMIO_TEST_ROL8_OP	0xc10008UL
-/* roll $8, (%rax,%rax,1) */
-#define KMMIO_TEST_ROL8_PAGE	".byte 0xc1, 0x04, 0x00, 0x08"
-#define KMMIO_TEST_ROL8_PAGE_OP	0xc10400UL
+/* shldl $8, %edx, (%rax) */
+#define KMMIO_TEST_ROL8		".byte 0x0f, 0xa4, 0x10, 0x08"
+#define KMMIO_TEST_ROL8_OP	0x0fa410UL
+/* shldl $8, %edx, (%rax,%rax,1) */
+#define KMMIO_TEST_ROL8_PAGE	".byte 0x0f, 0xa4, 0x14, 0x00, 0x08"
+#define KMMIO_TEST_ROL8_PAGE_OP	0x0fa414UL
 
-static unsigned long kmmio_test_rol8(u32 *p)
+static unsigned long kmmio_test_rol8(u32 *p, u32 cur)
 {
 	unsigned long a = (unsigned long)p;
 
 	asm volatile(KMMIO_IP KMMIO_TEST_ROL8
-		     : "+a" (a) : KMMIO_IP_IN : "r11", "memory", "cc");
+		     : "+a" (a) : "d" (cur), KMMIO_IP_IN
+		     : "r11", "memory", "cc");
 	return a;
 }
 
 /* @p must be even: the address is twice %rax. */
-static void kmmio_test_rol8_page(u32 *p)
+static void kmmio_test_rol8_page(u32 *p, u32 cur)
 {
 	unsigned long a = (unsigned long)p / 2;
 
 	asm volatile(KMMIO_IP KMMIO_TEST_ROL8_PAGE
-		     : "+a" (a) : KMMIO_IP_IN : "r11", "memory", "cc");
+		     : "+a" (a) : "d" (cur), KMMIO_IP_IN
+		     : "r11", "memory", "cc");
 }
 
 /*
@@ -1114,9 +1141,9 @@ static void kmmio_test_fallback_steps(struct kunit *test, bool on_page)
 	preempt_disable();
 	cpu = smp_processor_id();
 	if (on_page)
-		kmmio_test_rol8_page(p);
+		kmmio_test_rol8_page(p, before);
 	else
-		rax = kmmio_test_rol8(p);
+		rax = kmmio_test_rol8(p, before);
 	preempt_enable();
 	s1 = kmmio_test_stats();
 
@@ -1162,13 +1189,13 @@ static void kmmio_test_fallback_step_page(struct kunit *test)
  * Each must leave memory and registers as the CPU does on RAM.
  */
 struct kmmio_rebase_regs {
-	unsigned long ax, cx, dx, r12;
+	unsigned long ax, bx, cx, dx, r12;
 };
 
 enum kmmio_rebase_form {
-	KMMIO_RB_BASE_INDEX,	/* roll $8, 8(%rdx,%rcx,4) */
-	KMMIO_RB_INDEX,		/* roll $8, 0(,%rcx,4) */
-	KMMIO_RB_R12,		/* roll $8, (%r12) */
+	KMMIO_RB_BASE_INDEX,	/* shldl $8, %ebx, 8(%rdx,%rcx,4) */
+	KMMIO_RB_INDEX,		/* shldl $8, %ebx, 0(,%rcx,4) */
+	KMMIO_RB_R12,		/* shldl $8, %ebx, (%r12) */
 	KMMIO_RB_BSF,		/* bsfl (%rax), %eax: writes its base */
 	KMMIO_RB_SHLD,		/* shldl $8, %eax, (%rax): reads its base */
 	KMMIO_RB_MUL,		/* mull (%rax): reads %eax */
@@ -1181,16 +1208,17 @@ static void kmmio_rebase_run(int form, struct kmmio_rebase_regs *r)
 
 	switch (form) {
 	case KMMIO_RB_BASE_INDEX:
-		asm volatile("roll $8, 8(%%rdx,%%rcx,4)"
-			     : "+d" (r->dx), "+c" (r->cx) : : "memory", "cc");
+		asm volatile("shldl $8, %%ebx, 8(%%rdx,%%rcx,4)"
+			     : "+d" (r->dx), "+c" (r->cx) : "b" (r->bx)
+			     : "memory", "cc");
 		break;
 	case KMMIO_RB_INDEX:
-		asm volatile("roll $8, 0(,%%rcx,4)"
-			     : "+c" (r->cx) : : "memory", "cc");
+		asm volatile("shldl $8, %%ebx, 0(,%%rcx,4)"
+			     : "+c" (r->cx) : "b" (r->bx) : "memory", "cc");
 		break;
 	case KMMIO_RB_R12:
-		asm volatile("roll $8, (%%r12)"
-			     : "+r" (r12) : : "memory", "cc");
+		asm volatile("shldl $8, %%ebx, (%%r12)"
+			     : "+r" (r12) : "b" (r->bx) : "memory", "cc");
 		break;
 	case KMMIO_RB_BSF:
 		asm volatile("bsfl (%%rax), %%eax"
@@ -1222,8 +1250,10 @@ static void kmmio_test_rebase(struct kunit *test)
 
 		m = (kmmio_test_mem(ctx, KMMIO_TEST_OFF, 4) & ~0xffU) | 0x10;
 		*(u32 *)kmmio_test_byte(ctx, KMMIO_TEST_OFF) = m;
-		r = (struct kmmio_rebase_regs){ .ax = p, .dx = p - 8 - 12,
-						.cx = 3, .r12 = p };
+		/* %ebx = m: the SHLD forms rotate m by a byte. */
+		r = (struct kmmio_rebase_regs){ .ax = p, .bx = m,
+						.dx = p - 8 - 12, .cx = 3,
+						.r12 = p };
 		if (form == KMMIO_RB_INDEX)
 			r.cx = p / 4;
 		want = r;
@@ -1292,7 +1322,7 @@ static void kmmio_test_fallback_refuse(struct kunit *test)
 	int policy = kmmio_fallback_policy;
 
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_REFUSE);
-	kmmio_test_rol8_page(p);
+	kmmio_test_rol8_page(p, before);
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	s1 = kmmio_test_stats();
 
@@ -1319,7 +1349,7 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
 	preempt_disable();
 	tpr0 = apic_read(APIC_TASKPRI);
-	kmmio_test_rol8_page(p);
+	kmmio_test_rol8_page(p, before);
 	tpr1 = apic_read(APIC_TASKPRI);
 	preempt_enable();
 	WRITE_ONCE(kmmio_fallback_policy, policy);
@@ -1341,6 +1371,7 @@ static void kmmio_test_fallback_stop(struct kunit *test)
 }
 
 static struct kmmio_test_ctx *kmmio_nmi_ctx;
+static u32 kmmio_nmi_cur;
 static atomic_t kmmio_nmi_done;
 
 static int kmmio_test_nmi(unsigned int type, struct pt_regs *regs)
@@ -1351,7 +1382,9 @@ static int kmmio_test_nmi(unsigned int type, struct pt_regs *regs)
 	if (!ctx || atomic_read(&kmmio_nmi_done))
 		return NMI_DONE;
 	p = (u32 *)(ctx->page + KMMIO_TEST_OFF);
-	asm volatile(KMMIO_TEST_ROL8 : : "a" (p) : "memory", "cc");
+	asm volatile(KMMIO_TEST_ROL8
+		     : : "a" (p), "d" (READ_ONCE(kmmio_nmi_cur))
+		     : "memory", "cc");
 	atomic_set(&kmmio_nmi_done, 1);
 	return NMI_HANDLED;
 }
@@ -1373,6 +1406,7 @@ static void kmmio_test_nmi_lock_held(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, register_nmi_handler(NMI_LOCAL, kmmio_test_nmi,
 						   0, "kmmio_test"), 0);
 	atomic_set(&kmmio_nmi_done, 0);
+	WRITE_ONCE(kmmio_nmi_cur, before);
 	WRITE_ONCE(kmmio_nmi_ctx, ctx);
 	local_irq_save(flags);
 	kmmio_test_pte_lock();
@@ -2146,6 +2180,7 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	int saved = kmmio_fallback_policy;
 	atomic_t finished = ATOMIC_INIT(0);
 	unsigned long done = 0, bad = 0, calls;
+	u32 cur = before;
 	unsigned int i;
 	int n;
 
@@ -2155,9 +2190,10 @@ static unsigned long kmmio_smp_steps(struct kunit *test, int policy,
 	WRITE_ONCE(kmmio_fallback_policy, policy);
 	for (i = 0; i < steps; i++) {
 		if (on_page)
-			kmmio_test_rol8_page(p);
+			kmmio_test_rol8_page(p, cur);
 		else
-			kmmio_test_rol8(p);
+			kmmio_test_rol8(p, cur);
+		cur = rol32(cur, 8);
 		cond_resched();
 	}
 	WRITE_ONCE(kmmio_fallback_policy, saved);
@@ -2272,13 +2308,13 @@ static void kmmio_bench_read(void *p)
 static void kmmio_bench_rmw(void *p)
 {
 	asm volatile(KMMIO_TEST_ROL8
-		     : : "a" (p) : "memory", "cc");
+		     : : "a" (p), "d" (0) : "memory", "cc");
 }
 
 static void kmmio_bench_rmw_page(void *p)
 {
 	asm volatile(KMMIO_TEST_ROL8_PAGE
-		     : : "a" ((unsigned long)p / 2) : "memory", "cc");
+		     : : "a" ((unsigned long)p / 2), "d" (0) : "memory", "cc");
 }
 
 static void kmmio_bench_write(void *p)
