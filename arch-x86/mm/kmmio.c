@@ -548,11 +548,9 @@ static bool kmmio_seg_override(struct insn *insn)
 
 /*
  * One iteration of MOVS, STOS or LODS.  With REP, the instruction pointer stays
- * on the instruction until the count runs out: the CPU executes the
- * iterations that touch no armed page itself and faults again on the
- * next one that does.
+ * on the instruction until the count runs out.
  */
-static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
+static int kmmio_string_element(struct pt_regs *regs, struct insn *insn,
 				enum kmmio_form form, int size)
 {
 	struct kmmio_operand src = {}, dst;
@@ -626,6 +624,37 @@ next:
 		return 0;
 done:
 	regs->ip += insn->length;
+	return 0;
+}
+
+/*
+ * The iterations of a REP string instruction emulated per fault, at most:
+ * each is a device access with interrupts off, where the CPU would take
+ * an interrupt between two iterations.
+ */
+#define KMMIO_STRING_BATCH	64
+
+/*
+ * MOVS, STOS or LODS: with REP, up to KMMIO_STRING_BATCH iterations, as
+ * long as each touches an armed page, each reported in order.  The CPU
+ * executes the iterations that touch no armed page itself (the first
+ * one ends the batch) and faults again on the next one that does.
+ */
+static int kmmio_emulate_string(struct pt_regs *regs, struct insn *insn,
+				enum kmmio_form form, int size)
+{
+	unsigned long ip = regs->ip;
+	int n, ret;
+
+	for (n = 0; n < KMMIO_STRING_BATCH; n++) {
+		ret = kmmio_string_element(regs, insn, form, size);
+		/* After some iterations, the CPU takes over where they end. */
+		if (ret)
+			return n ? 0 : ret;
+		/* Done: no REP, or the count ran out. */
+		if (regs->ip != ip)
+			break;
+	}
 	return 0;
 }
 

@@ -596,22 +596,28 @@ static void kmmio_test_register(struct kunit *test)
 	vfree(page);
 }
 
-/* REP STOS faults once per element: one event per element. */
+/*
+ * REP STOS: one event per element, in order, also past the iterations
+ * that one fault emulates (KMMIO_STRING_BATCH, 64).
+ */
+#define KMMIO_TEST_STOS_N	100
+
 static void kmmio_test_rep_stos(struct kunit *test)
 {
 	struct kmmio_test_ctx *ctx = kmmio_test_arm(test, 0, PAGE_SIZE);
 	void *p = ctx->page + KMMIO_TEST_OFF;
-	unsigned long n = 4;
+	unsigned long n = KMMIO_TEST_STOS_N;
 	int i;
 
 	asm volatile(KMMIO_IP "rep stosl"
 		     : "+D" (p), "+c" (n) : "a" (0x55aa55aaUL), KMMIO_IP_IN
 		     : "r11", "memory");
 
-	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), 4);
-	KUNIT_EXPECT_PTR_EQ(test, p, (void *)(ctx->page + KMMIO_TEST_OFF + 16));
+	KUNIT_EXPECT_EQ(test, kmmio_test_calls(ctx), KMMIO_TEST_STOS_N);
+	KUNIT_EXPECT_PTR_EQ(test, p, (void *)(ctx->page + KMMIO_TEST_OFF +
+					      4 * KMMIO_TEST_STOS_N));
 	KUNIT_EXPECT_EQ(test, n, 0);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < KMMIO_TEST_STOS_N; i++) {
 		KUNIT_EXPECT_PTR_EQ(test, (void *)ctx->hits[i].addr,
 				    (void *)(ctx->page + KMMIO_TEST_OFF + 4 * i));
 		KUNIT_EXPECT_EQ(test, ctx->hits[i].width, 4);
@@ -620,6 +626,40 @@ static void kmmio_test_rep_stos(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, KMMIO_TEST_OFF + 4 * i, 4),
 				0x55aa55aaULL);
 	}
+	kmmio_test_disarm(ctx);
+}
+
+/*
+ * REP STOS from the last 64 bytes of a traced page into a page no probe
+ * covers: the 16 elements on the traced page are emulated and reported
+ * in order, the CPU does the 24 others, unreported; every element lands.
+ */
+static void kmmio_test_rep_stos_out(struct kunit *test)
+{
+	struct kmmio_test_ctx *ctx = kmmio_test_arm_pages(test, 2, 0,
+							  PAGE_SIZE);
+	unsigned int off = PAGE_SIZE - 64;
+	void *p = ctx->page + off;
+	unsigned long n = 40;
+	struct kmmio_stats s0 = kmmio_test_stats(), s1;
+	int i;
+
+	asm volatile(KMMIO_IP "rep stosl"
+		     : "+D" (p), "+c" (n) : "a" (0x3c3c5a5aUL), KMMIO_IP_IN
+		     : "r11", "memory");
+	s1 = kmmio_test_stats();
+
+	KUNIT_EXPECT_EQ(test, n, 0);
+	KUNIT_EXPECT_PTR_EQ(test, p, (void *)(ctx->page + off + 160));
+	KUNIT_ASSERT_EQ(test, kmmio_test_calls(ctx), 16);
+	KUNIT_EXPECT_EQ(test, s1.emulated - s0.emulated, 16);
+	KUNIT_EXPECT_EQ(test, s1.stepped - s0.stepped, 0);
+	for (i = 0; i < 16; i++)
+		KUNIT_EXPECT_PTR_EQ(test, (void *)ctx->hits[i].addr,
+				    (void *)(ctx->page + off + 4 * i));
+	for (i = 0; i < 40; i++)
+		KUNIT_EXPECT_EQ(test, kmmio_test_mem(ctx, off + 4 * i, 4),
+				0x3c3c5a5aULL);
 	kmmio_test_disarm(ctx);
 }
 
@@ -1857,6 +1897,7 @@ static struct kunit_case kmmio_test_cases[] = {
 	KUNIT_CASE(kmmio_test_register),
 	KUNIT_CASE_PARAM(kmmio_test_insn, kmmio_insn_gen_params),
 	KUNIT_CASE(kmmio_test_rep_stos),
+	KUNIT_CASE(kmmio_test_rep_stos_out),
 	KUNIT_CASE(kmmio_test_unaligned_probe),
 	KUNIT_CASE(kmmio_test_come_and_go),
 	KUNIT_CASE_PARAM(kmmio_test_moffs, kmmio_moffs_gen_params),
@@ -2317,6 +2358,18 @@ static void kmmio_bench_rmw_page(void *p)
 		     : : "a" ((unsigned long)p / 2), "d" (0) : "memory", "cc");
 }
 
+/* A page of dwords with REP STOS: per element, the fault shared. */
+#define KMMIO_BENCH_STOS	(PAGE_SIZE / 4)
+#define KMMIO_BENCH_STOS_N	(KMMIO_BENCH_N / 64)
+
+static void kmmio_bench_rep_stos(void *p)
+{
+	unsigned long n = KMMIO_BENCH_STOS;
+
+	asm volatile("rep stosl"
+		     : "+D" (p), "+c" (n) : "a" (0UL) : "memory");
+}
+
 static void kmmio_bench_write(void *p)
 {
 	writel(0x5a5a5a5a, (void __iomem *)p);
@@ -2348,7 +2401,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	/* vmalloc() leaves an unmapped guard page after each area. */
 	void *guard = plain + PAGE_SIZE;
 	u64 untraced, fault_off, fault_on, emulate, emulate_mid, step, stop;
-	u64 alias_step;
+	u64 alias_step, rep_stos;
 	u64 write, rmw, lock_rmw;
 	u64 traced0 = kmmio_test_stats().traced;
 	int policy = kmmio_fallback_policy;
@@ -2370,6 +2423,8 @@ static void kmmio_bench_paths(struct kunit *test)
 			       KMMIO_BENCH_N);
 	lock_rmw = kmmio_bench_loop(kmmio_bench_lock_or, ctx->page + 0x100,
 				    KMMIO_BENCH_N);
+	rep_stos = kmmio_bench_loop(kmmio_bench_rep_stos, ctx->page,
+				    KMMIO_BENCH_STOS_N) / KMMIO_BENCH_STOS;
 	alias_step = kmmio_bench_loop(kmmio_bench_rmw, ctx->page, KMMIO_BENCH_N);
 	step = kmmio_bench_loop(kmmio_bench_rmw_page, ctx->page, KMMIO_BENCH_N);
 	WRITE_ONCE(kmmio_fallback_policy, KMMIO_FALLBACK_STOP);
@@ -2383,7 +2438,8 @@ static void kmmio_bench_paths(struct kunit *test)
 	 * the loops measured the paths.
 	 */
 	KUNIT_EXPECT_EQ(test, kmmio_test_stats().traced - traced0,
-			(u64)10 * (KMMIO_BENCH_N + 1));
+			(u64)10 * (KMMIO_BENCH_N + 1) +
+			(u64)KMMIO_BENCH_STOS * (KMMIO_BENCH_STOS_N + 1));
 	kunit_info(test, "bench untraced_access %llu\n", untraced);
 	kunit_info(test, "bench fault_key_off %llu\n", fault_off);
 	kunit_info(test, "bench fault_key_on %llu\n", fault_on);
@@ -2392,6 +2448,7 @@ static void kmmio_bench_paths(struct kunit *test)
 	kunit_info(test, "bench emulated_write %llu\n", write);
 	kunit_info(test, "bench emulated_rmw %llu\n", rmw);
 	kunit_info(test, "bench emulated_lock_rmw %llu\n", lock_rmw);
+	kunit_info(test, "bench rep_stos_element %llu\n", rep_stos);
 	kunit_info(test, "bench alias_step_access %llu\n", alias_step);
 	kunit_info(test, "bench single_step_access %llu\n", step);
 	kunit_info(test, "bench single_step_stopped %llu\n", stop);
