@@ -894,6 +894,7 @@ fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "stepped {}", t.stepped)?;
     writeln!(f, "refused {}", t.refused)?;
     writeln!(f, "dropped {}", t.dropped)?;
+    writeln!(f, "unarmed {}", t.unarmed)?;
     writeln!(f, "recorded {recorded}")?;
     writeln!(f, "lost {lost}")?;
     writeln!(f, "mappings {mappings}")?;
@@ -905,6 +906,7 @@ fn stats_show(c: &Arc<Control>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "cpu{n}.stepped {}", s.stepped)?;
         writeln!(f, "cpu{n}.refused {}", s.refused)?;
         writeln!(f, "cpu{n}.dropped {}", s.dropped)?;
+        writeln!(f, "cpu{n}.unarmed {}", s.unarmed)?;
         let (ops, len) = kmmio::fallback_ops(cpu);
         for o in &ops[..len] {
             writeln!(f, "cpu{n}.fallback 0x{:06x} {}", o.opcode, o.count)?;

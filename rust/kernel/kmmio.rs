@@ -645,6 +645,9 @@ pub struct Stats {
     pub refused: u64,
     /// Accesses to armed pages that no probe covers.
     pub dropped: u64,
+    /// Of `stepped`, those single-stepped on the page made present rather than on the alias:
+    /// the other CPUs' accesses to the page meanwhile may have been missed.
+    pub unarmed: u64,
 }
 
 impl Stats {
@@ -659,6 +662,7 @@ impl Stats {
             stepped: s.stepped,
             refused: s.refused,
             dropped: s.dropped,
+            unarmed: s.unarmed,
         }
     }
 
@@ -672,6 +676,7 @@ impl Stats {
             t.stepped += s.stepped;
             t.refused += s.refused;
             t.dropped += s.dropped;
+            t.unarmed += s.unarmed;
         }
         t
     }
