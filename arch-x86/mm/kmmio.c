@@ -739,42 +739,16 @@ static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 	return d;							\
 }
 
-/* kmmio_alu_<op>(): "<op> @d", @s unused. */
-#define KMMIO_ALU1(op)							\
-static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
-				    int size, unsigned long *f)		\
-{									\
-	unsigned long fl = *f;						\
-									\
-	switch (size) {							\
-	case 1:								\
-		KMMIO_FLAGS_ASM(#op "b %b[dst]", [dst] "+q" (d),	\
-				[fl] "+r" (fl));			\
-		break;							\
-	case 2:								\
-		KMMIO_FLAGS_ASM(#op "w %w[dst]", [dst] "+r" (d),	\
-				[fl] "+r" (fl));			\
-		break;							\
-	case 4:								\
-		KMMIO_FLAGS_ASM(#op "l %k[dst]", [dst] "+r" (d),	\
-				[fl] "+r" (fl));			\
-		break;							\
-	default:	/* long: 8 bytes, or 4 on 32-bit */		\
-		KMMIO_FLAGS_ASM(__ASM_SIZE(op) "%[dst]", [dst] "+r" (d),\
-				[fl] "+r" (fl));			\
-		break;							\
-	}								\
-	*f = fl;							\
-	return d;							\
-}
-
 /*
- * kmmio_alu_<op>(): "<op> %cl, @d" for the shift group, the count in the
- * low byte of *@s.  The forms by one and by an immediate are done by CL:
- * the CPU masks the count the same way, leaves the flags alone for a
- * count of 0, and defines OF alike for a count of 1.
+ * kmmio_alu_<op>(): an operation on @d alone, of 1, 2, 4 or sizeof(long)
+ * bytes, with the flags *@f (see KMMIO_FLAGS_ASM()): "<op> @d" with @src
+ * none (INC, DEC, NOT, NEG), "<op> %cl, @d" with @src cl (the shift
+ * group), the count in the low byte of *@s, which the others ignore.  The
+ * shifts by one and by an immediate are done by CL: the CPU masks the
+ * count the same way, leaves the flags alone for a count of 0, and
+ * defines OF alike for a count of 1.
  */
-#define KMMIO_SHIFT(op)							\
+#define KMMIO_ALU_DST(op, src)						\
 static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 				    int size, unsigned long *f)		\
 {									\
@@ -783,19 +757,19 @@ static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 									\
 	switch (size) {							\
 	case 1:								\
-		KMMIO_FLAGS_ASM(#op "b %%cl, %b[dst]", [dst] "+q" (d),	\
+		KMMIO_FLAGS_ASM(#op "b " KMMIO_SRC_##src "%b[dst]", [dst] "+q" (d),	\
 				[fl] "+r" (fl), "+c" (cnt));		\
 		break;							\
 	case 2:								\
-		KMMIO_FLAGS_ASM(#op "w %%cl, %w[dst]", [dst] "+r" (d),	\
+		KMMIO_FLAGS_ASM(#op "w " KMMIO_SRC_##src "%w[dst]", [dst] "+r" (d),	\
 				[fl] "+r" (fl), "+c" (cnt));		\
 		break;							\
 	case 4:								\
-		KMMIO_FLAGS_ASM(#op "l %%cl, %k[dst]", [dst] "+r" (d),	\
+		KMMIO_FLAGS_ASM(#op "l " KMMIO_SRC_##src "%k[dst]", [dst] "+r" (d),	\
 				[fl] "+r" (fl), "+c" (cnt));		\
 		break;							\
 	default:	/* long: 8 bytes, or 4 on 32-bit */		\
-		KMMIO_FLAGS_ASM(__ASM_SIZE(op) "%%cl, %[dst]",		\
+		KMMIO_FLAGS_ASM(__ASM_SIZE(op) KMMIO_SRC_##src "%[dst]",	\
 				[dst] "+r" (d), [fl] "+r" (fl),		\
 				"+c" (cnt));				\
 		break;							\
@@ -803,6 +777,11 @@ static unsigned long kmmio_alu_##op(unsigned long d, unsigned long *s,	\
 	*f = fl;							\
 	return d;							\
 }
+
+#define KMMIO_SRC_none		""
+#define KMMIO_SRC_cl		"%%cl, "
+#define KMMIO_ALU1(op)		KMMIO_ALU_DST(op, none)
+#define KMMIO_SHIFT(op)		KMMIO_ALU_DST(op, cl)
 
 KMMIO_ALU2(add)
 KMMIO_ALU2(or)
@@ -1217,17 +1196,6 @@ static int kmmio_fetch(unsigned long ip, u8 *buf)
 	return 0;
 }
 
-static bool kmmio_has_prefix(struct insn *insn, insn_byte_t want)
-{
-	insn_byte_t prefix;
-
-	for_each_insn_prefix(insn, prefix) {
-		if (prefix == want)
-			return true;
-	}
-	return false;
-}
-
 /*
  * The widest memory operand of an instruction that kmmio_rebase() moves:
  * a general-purpose, SSE or CMPXCHG16B access, and with VEX an AVX one.
@@ -1307,7 +1275,7 @@ static int kmmio_rebase_form(struct insn *insn, unsigned int *avoid)
 		if (op2 == 0xf8)		/* MOVDIR64B, ENQCMD */
 			return 0;
 		/* MOVBE r, m loads; with F2 it is CRC32, which accumulates. */
-		if (op2 < 0xf0 || (op2 == 0xf0 && !kmmio_has_prefix(insn, 0xf2)))
+		if (op2 < 0xf0 || (op2 == 0xf0 && !insn_has_prefix_byte(insn, 0xf2)))
 			reg_read = false;
 		break;
 	case 0x3a:
